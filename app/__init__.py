@@ -1,0 +1,107 @@
+"""Amanat: case documentation for human-rights NGOs. `create_app` builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import get_locale
+
+from app.config import load_config
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+RTL_LANGUAGES = frozenset({"ur", "ar", "fa", "ps", "bal"})
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults -> instance/config.py -> AMANAT_* env -> `config` (tests)."""
+    app = Flask(
+        __name__,
+        instance_path=str(Path((config or {}).get("INSTANCE_PATH") or ROOT / "instance")),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    load_config(app, config)
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    _init_login(app)
+
+    from app import models  # noqa: F401 - register every table with the metadata
+    from app.crypto import runtime as crypto_runtime
+    from app.database import configure_engine
+    from app.security.sessions import DatabaseSessionInterface
+    from app.web import errors, guard, transactions
+
+    configure_engine(app)
+    crypto_runtime.init_app(app)
+    app.session_interface = DatabaseSessionInterface()
+    guard.init_app(app)
+    errors.init_app(app)
+    transactions.init_app(app)
+    _register_blueprints(app)
+    _template_globals(app)
+    if app.config.get("CHECK_KEYS_AT_START", True):
+        crypto_runtime.check_keys_at_start(app)
+    return app
+
+
+def _select_locale() -> str | None:
+    from flask import current_app
+
+    return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or None
+
+
+def _init_login(app: Flask) -> None:
+    from app.models.users import User
+
+    login_manager.init_app(app)
+    # Server-side sessions already bind the session to the sign-in; no remember-me cookie.
+    login_manager.session_protection = None
+    login_manager.login_view = "auth.login"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        import uuid
+
+        try:
+            user = db.session.get(User, uuid.UUID(user_id))
+        except ValueError:
+            return None
+        return user if user is not None and user.active else None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.account.routes import bp as account_bp
+    from app.admin.routes import bp as admin_bp
+    from app.auth.routes import bp as auth_bp
+    from app.main.routes import bp as main_bp
+
+    for blueprint in (main_bp, auth_bp, account_bp, admin_bp):
+        app.register_blueprint(blueprint)
+    # Static files are public by nature (CSS only; no data).
+    from app.web.guard import public
+
+    public(app.view_functions["static"])
+
+
+def _template_globals(app: Flask) -> None:
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
+        return {
+            "html_lang": locale,
+            "html_dir": "rtl" if locale.split("_")[0] in RTL_LANGUAGES else "ltr",
+            "organisation_name": app.config["ORGANISATION_NAME"],
+        }

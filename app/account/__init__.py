@@ -1,0 +1,1 @@
+"""What every signed-in user can do to their own account."""

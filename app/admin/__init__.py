@@ -1,0 +1,1 @@
+"""Administration of accounts and teams (administrators only; no case content here)."""

@@ -1,0 +1,88 @@
+"""Amanat's encryption core: the only code that touches keys (see docs/crypto-format.md)."""
+
+from .backup import export_master_key, import_master_key
+from .blind_index import (
+    INDEXES,
+    BlindIndexer,
+    IndexSpec,
+    coincidence_count,
+    derive_index_root,
+    normalise,
+    normalise_digits,
+    recommended_bits,
+)
+from .cipher import FieldCipher
+from .errors import (
+    CryptoError,
+    DecryptionError,
+    FileTooLargeError,
+    IntegrityError,
+    KeyFormatError,
+    KeyMissingError,
+    KeyPermissionError,
+    ShreddedError,
+    WrongKeyError,
+)
+from .files import decrypt_stream, encrypt_stream, iter_decrypted, read_key_id, verify_file
+from .keyring import (
+    PURPOSE_BLIND_INDEX,
+    PURPOSE_EVIDENCE,
+    PURPOSE_GENERAL,
+    PURPOSE_PERSON,
+    KeyRing,
+    KeyStore,
+    MemoryKeyStore,
+    WrappedKey,
+    master_key_id,
+)
+from .providers import (
+    EnvKeyProvider,
+    ExternalKeyProvider,
+    FileKeyProvider,
+    KeyProvider,
+    generate_master_key,
+    provider_from_config,
+)
+
+__all__ = [
+    "INDEXES",
+    "PURPOSE_BLIND_INDEX",
+    "PURPOSE_EVIDENCE",
+    "PURPOSE_GENERAL",
+    "PURPOSE_PERSON",
+    "BlindIndexer",
+    "CryptoError",
+    "DecryptionError",
+    "EnvKeyProvider",
+    "ExternalKeyProvider",
+    "FieldCipher",
+    "FileKeyProvider",
+    "FileTooLargeError",
+    "IndexSpec",
+    "IntegrityError",
+    "KeyFormatError",
+    "KeyMissingError",
+    "KeyPermissionError",
+    "KeyProvider",
+    "KeyRing",
+    "KeyStore",
+    "MemoryKeyStore",
+    "ShreddedError",
+    "WrappedKey",
+    "WrongKeyError",
+    "coincidence_count",
+    "decrypt_stream",
+    "derive_index_root",
+    "encrypt_stream",
+    "export_master_key",
+    "generate_master_key",
+    "import_master_key",
+    "iter_decrypted",
+    "master_key_id",
+    "normalise",
+    "normalise_digits",
+    "provider_from_config",
+    "read_key_id",
+    "recommended_bits",
+    "verify_file",
+]

@@ -1,0 +1,247 @@
+"""Master-key providers: where the 32-byte master key comes from (key file, environment, KMS)."""
+
+import base64
+import binascii
+import importlib
+import os
+import stat
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import CryptoError, KeyFormatError, KeyMissingError, KeyPermissionError
+
+MASTER_KEY_BYTES = 32
+KEY_FILE_HEADER = "amanat-master-key v1"
+
+
+def generate_master_key() -> bytes:
+    """Return a fresh random 32-byte master key."""
+    return os.urandom(MASTER_KEY_BYTES)
+
+
+def _check_key(key: bytes, source: str) -> bytes:
+    if not isinstance(key, bytes | bytearray) or len(key) != MASTER_KEY_BYTES:
+        raise KeyFormatError(f"{source} did not supply a {MASTER_KEY_BYTES}-byte master key.")
+    return bytes(key)
+
+
+def _decode_b64_key(text: str, source: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyFormatError(f"{source} is not valid base64.") from None
+    return _check_key(key, source)
+
+
+class KeyProvider(ABC):
+    """Supplies the master key. Implementations read the key when asked, never at import."""
+
+    @abstractmethod
+    def load(self) -> bytes:
+        """Return the 32-byte master key or raise a ``CryptoError`` subclass."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Say where the key comes from, for messages and logs (never the key itself)."""
+
+    def store(self, key: bytes) -> None:
+        """Persist a new master key (used by master-key rotation)."""
+        raise CryptoError(
+            f"{self.describe()} cannot store a new master key; install it there yourself."
+        )
+
+
+class FileKeyProvider(KeyProvider):
+    """Master key in a file readable only by its owner (mode 0600), e.g. ``instance/master.key``.
+
+    The file holds a header line ``amanat-master-key v1`` and the key in base64. A file that is
+    group- or world-accessible is refused. With ``create=True`` a missing file is created with
+    a fresh random key, atomically: a concurrent starter either creates it or reads the winner's.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
+        self.path = Path(path)
+        self.create = create
+
+    def describe(self) -> str:
+        return f"key file {self.path}"
+
+    def load(self) -> bytes:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            if not self.create:
+                raise KeyMissingError(
+                    f"The master key file {self.path} does not exist. Restore it from the key "
+                    "backup, or point the key provider setting at the right file."
+                ) from None
+            return self._create()
+        except OSError as exc:
+            raise KeyMissingError(
+                f"The master key file {self.path} cannot be opened: {exc}"
+            ) from None
+        with os.fdopen(fd, "r", encoding="ascii", errors="strict") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise KeyFormatError(f"{self.path} is not a regular file.")
+            if info.st_mode & 0o077:
+                raise KeyPermissionError(
+                    f"The master key file {self.path} has mode {stat.S_IMODE(info.st_mode):04o}, "
+                    f"readable by group or others. Run 'chmod 600 {self.path}' and check who "
+                    "may have copied it."
+                )
+            try:
+                text = handle.read(4096)
+            except UnicodeDecodeError:
+                raise KeyFormatError(f"{self.path} is not an Amanat master key file.") from None
+        return self._parse(text)
+
+    def _parse(self, text: str) -> bytes:
+        lines = text.strip().splitlines()
+        if len(lines) != 2 or lines[0].strip() != KEY_FILE_HEADER:
+            raise KeyFormatError(
+                f"{self.path} is not an Amanat master key file (expected the line "
+                f"'{KEY_FILE_HEADER}' followed by the key in base64)."
+            )
+        return _decode_b64_key(lines[1], str(self.path))
+
+    def _serialise(self, key: bytes) -> bytes:
+        return f"{KEY_FILE_HEADER}\n{base64.b64encode(key).decode('ascii')}\n".encode("ascii")
+
+    def _write_temp(self, key: bytes) -> Path:
+        """Write the key to a fresh 0600 file beside the target and return its path."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.urandom(6).hex()}.tmp")
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
+        )
+        try:
+            os.fchmod(fd, 0o600)  # the umask can only remove bits, but be explicit
+            os.write(fd, self._serialise(key))
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        return tmp
+
+    def _fsync_dir(self) -> None:
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def _create(self) -> bytes:
+        key = generate_master_key()
+        tmp = self._write_temp(key)
+        try:
+            os.link(tmp, self.path)  # fails if another process created the file first
+        except FileExistsError:
+            tmp.unlink(missing_ok=True)
+            return FileKeyProvider(self.path).load()
+        tmp.unlink(missing_ok=True)
+        self._fsync_dir()
+        return key
+
+    def store(self, key: bytes) -> None:
+        """Atomically replace the key file with ``key`` (mode 0600)."""
+        key = _check_key(key, "The new master key")
+        tmp = self._write_temp(key)
+        os.replace(tmp, self.path)
+        self._fsync_dir()
+
+
+class EnvKeyProvider(KeyProvider):
+    """Master key in an environment variable, as base64 (for containers and secret managers)."""
+
+    def __init__(self, var_name: str) -> None:
+        self.var_name = var_name
+
+    def describe(self) -> str:
+        return f"environment variable {self.var_name}"
+
+    def load(self) -> bytes:
+        value = os.environ.get(self.var_name)
+        if not value:
+            raise KeyMissingError(
+                f"The environment variable {self.var_name} that should hold the master key "
+                "is not set."
+            )
+        return _decode_b64_key(value, self.describe())
+
+
+class ExternalKeyProvider(KeyProvider):
+    """Hook for a KMS, Vault or HSM: give it a callable that returns the 32-byte master key.
+
+    Plug one in by writing a small module with a factory and naming it in the key provider
+    setting as ``module:yourpkg.kms:make_provider``::
+
+        def make_provider() -> ExternalKeyProvider:
+            client = hvac.Client(url=..., token=...)        # your own client library
+            def fetch() -> bytes:
+                secret = client.secrets.kv.read_secret_version(path="amanat/master")
+                return base64.b64decode(secret["data"]["data"]["key"])
+            return ExternalKeyProvider(fetch, description="Vault amanat/master")
+
+    ``fetch`` is called each time the key ring needs the master key (normally once per
+    process). Pass ``store`` as well if the service can accept a rotated key.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], bytes],
+        *,
+        description: str = "external key provider",
+        store: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self._fetch = fetch
+        self._store = store
+        self.description = description
+
+    def describe(self) -> str:
+        return self.description
+
+    def load(self) -> bytes:
+        return _check_key(self._fetch(), self.describe())
+
+    def store(self, key: bytes) -> None:
+        if self._store is None:
+            super().store(key)
+            return
+        self._store(_check_key(key, "The new master key"))
+
+
+def provider_from_config(
+    spec: str, instance_path: str | os.PathLike[str], *, create: bool = False
+) -> KeyProvider:
+    """Build a provider from a setting: ``file:PATH``, ``env:VAR`` or ``module:pkg.mod:factory``.
+
+    A relative ``file:`` path is taken inside ``instance_path``. ``create`` lets a missing key
+    file be generated; pass it only on a first start (when the key store is still empty).
+    """
+    kind, sep, rest = spec.partition(":")
+    if not sep or not rest:
+        raise ValueError(
+            f"Key provider setting {spec!r} must look like file:PATH, env:VAR or "
+            "module:package.module:factory."
+        )
+    if kind == "file":
+        path = Path(rest)
+        if not path.is_absolute():
+            path = Path(instance_path) / path
+        return FileKeyProvider(path, create=create)
+    if kind == "env":
+        return EnvKeyProvider(rest)
+    if kind == "module":
+        module_name, sep, factory_name = rest.rpartition(":")
+        if not sep or not module_name or not factory_name:
+            raise ValueError(f"Key provider setting {spec!r} must name module:pkg.mod:factory.")
+        factory = getattr(importlib.import_module(module_name), factory_name)
+        provider = factory()
+        if not isinstance(provider, KeyProvider):
+            raise TypeError(f"{module_name}:{factory_name}() must return a KeyProvider.")
+        return provider
+    raise ValueError(f"Unknown key provider kind {kind!r} in {spec!r}: use file, env or module.")

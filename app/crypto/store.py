@@ -1,0 +1,78 @@
+"""The key ring's store in the database: wrapped data keys in the data_keys table, same transaction."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+
+from app.crypto.keyring import MAX_KEY_ID, WrappedKey
+from app.extensions import db
+from app.models.keys import DataKey
+
+
+def _as_wrapped(row: DataKey) -> WrappedKey:
+    return WrappedKey(key_id=row.id, purpose=row.purpose,
+                      wrapped=bytes(row.wrapped) if row.wrapped is not None else None,
+                      master_key_id=row.master_key_id, active=row.active, destroyed=row.destroyed)
+
+
+class SqlKeyStore:
+    """Key ids are random, never sequential: an id from a rolled-back transaction is never reused,
+    so a key cached in memory can never be mistaken for a later, different key."""
+
+    def get(self, key_id: int) -> WrappedKey | None:
+        row = db.session.get(DataKey, key_id)
+        return _as_wrapped(row) if row is not None else None
+
+    def add(self, purpose: str, wrapped: bytes, master_key_id: str) -> int:
+        while True:
+            key_id = secrets.randbelow(min(MAX_KEY_ID, 2**31 - 1)) + 1
+            if db.session.get(DataKey, key_id) is None:
+                break
+        db.session.add(DataKey(id=key_id, purpose=purpose, wrapped=wrapped,
+                               master_key_id=master_key_id, active=False, destroyed=False))
+        db.session.flush()
+        return key_id
+
+    def active(self, purpose: str) -> WrappedKey | None:
+        row = db.session.execute(
+            select(DataKey).where(DataKey.purpose == purpose, DataKey.active.is_(True))
+        ).scalar_one_or_none()
+        return _as_wrapped(row) if row is not None else None
+
+    def activate(self, key_id: int) -> None:
+        row = db.session.get(DataKey, key_id)
+        if row is None:
+            raise KeyError(key_id)
+        db.session.execute(update(DataKey).where(DataKey.purpose == row.purpose,
+                                                 DataKey.id != key_id).values(active=False))
+        row.active = True
+        db.session.flush()
+
+    def all(self) -> Iterator[WrappedKey]:
+        for row in db.session.execute(select(DataKey).order_by(DataKey.id)).scalars():
+            yield _as_wrapped(row)
+
+    def replace_wrapping(self, key_id: int, wrapped: bytes, master_key_id: str) -> None:
+        row = db.session.get(DataKey, key_id)
+        if row is None:
+            raise KeyError(key_id)
+        row.wrapped = wrapped
+        row.master_key_id = master_key_id
+        db.session.flush()
+
+    def destroy(self, key_id: int) -> None:
+        row = db.session.get(DataKey, key_id)
+        if row is None:
+            raise KeyError(key_id)
+        row.wrapped = None
+        row.destroyed = True
+        row.active = False
+        row.destroyed_at = datetime.now(UTC)
+        db.session.flush()
+
+    def is_empty(self) -> bool:
+        return db.session.execute(select(DataKey.id).limit(1)).first() is None

@@ -1,0 +1,1 @@
+"""Authentication building blocks: passwords, TOTP, sessions, the request guard and step-up."""

@@ -1,0 +1,1 @@
+"""Request-wide web behaviour: the default-deny guard, security headers, safe redirects, errors."""

@@ -1,0 +1,46 @@
+"""Error pages that explain what to do and leak nothing (no stack trace, no internal names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, render_template
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from app.extensions import db
+
+HANDLED = (400, 403, 404, 405, 413, 429)
+
+
+def _render(code: int, template: str | None = None) -> Any:
+    return render_template(template or f"errors/{code}.html", request_id=g.get("request_id")), code
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(_: CSRFError) -> Any:
+        db.session.rollback()
+        return _render(400, "errors/csrf.html")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        db.session.rollback()
+        code = error.code or 500
+        if code in HANDLED:
+            return _render(code)
+        return error
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError) -> Any:
+        db.session.rollback()
+        app.logger.error("Database error (request %s): %s", g.get("request_id"),
+                         type(error.orig).__name__)
+        return _render(503, "errors/503.html")
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception) -> Any:
+        db.session.rollback()
+        app.logger.exception("Unhandled error in request %s", g.get("request_id"))
+        return _render(500)
