@@ -51,6 +51,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     transactions.init_app(app)
     _register_blueprints(app)
+    from app.cli import register_commands
+
+    register_commands(app)
     _template_globals(app)
     if app.config.get("CHECK_KEYS_AT_START", True):
         crypto_runtime.check_keys_at_start(app)
@@ -58,8 +61,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _select_locale() -> str | None:
-    from flask import current_app
+    from flask import current_app, has_request_context
 
+    if not has_request_context():
+        return None  # CLI and jobs speak the default language
     return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or None
 
 

@@ -14,8 +14,14 @@ from app import create_app
 from app.extensions import db
 from tests.support import Person, make_user, sign_in
 
-POSTGRES_URL = os.environ.get("AMANAT_TEST_DATABASE_URL", "")
-ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
+BASE_POSTGRES_URL = os.environ.get("AMANAT_TEST_DATABASE_URL", "")
+ON_POSTGRES = BASE_POSTGRES_URL.startswith("postgresql")
+# Each run works in its own schema of the shared `test` database, so parallel runs never collide.
+PG_SCHEMA = f"amanat_test_{os.getpid()}"
+POSTGRES_URL = (
+    f"{BASE_POSTGRES_URL}{'&' if '?' in BASE_POSTGRES_URL else '?'}"
+    f"options=-csearch_path%3D{PG_SCHEMA}" if ON_POSTGRES else ""
+)
 TEST_SECRET = "test-secret-key-4c8e1b0a9f7d2e6c5b3a1908f7e6d5c4b3a2"
 
 BASE_CONFIG = {
@@ -40,11 +46,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.db)
 
 
-def reset_postgres(url: str) -> None:
-    engine = create_engine(url)
+def _pg_schema(action: str) -> None:
+    engine = create_engine(BASE_POSTGRES_URL)
     with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        if action == "create":
+            conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
     engine.dispose()
 
 
@@ -59,16 +66,18 @@ def _upgrade(url: str, instance: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+def migrated_template(tmp_path_factory: pytest.TempPathFactory):
     """The schema built once per run by the real migrations (never by create_all)."""
     instance = tmp_path_factory.mktemp("template-instance")
     if ON_POSTGRES:
-        reset_postgres(POSTGRES_URL)
+        _pg_schema("create")
         _upgrade(POSTGRES_URL, instance)
-        return POSTGRES_URL
+        yield POSTGRES_URL
+        _pg_schema("drop")
+        return
     path = tmp_path_factory.mktemp("template") / "amanat.db"
     _upgrade(f"sqlite:///{path}", instance)
-    return str(path)
+    yield str(path)
 
 
 def _truncate_postgres(url: str) -> None:

@@ -53,7 +53,9 @@ def make_user(app: Flask, role: str = "caseworker", *, name: str | None = None,
                                     role=role, teams=team_rows)
         user.password_hash = passwords.hash_password(password)
         secret = accounts.start_totp_enrolment(user)
-        accounts.confirm_totp_enrolment(user, pyotp.TOTP(secret).now())
+        # Enrol with the previous time step's code, leaving this step and the next for sign-ins.
+        totp = pyotp.TOTP(secret)
+        accounts.confirm_totp_enrolment(user, totp.generate_otp(totp.timecode(time.time()) - 1))
         db.session.commit()
         return Person(user.id, email, password, secret, role)
 

@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, SelectMultipleField, StringField, SubmitField, widgets
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from app.models.users import Role
@@ -23,7 +24,7 @@ class CheckboxListField(SelectMultipleField):
 class UserForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=254)])
-    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()),
+    role = SelectField(_l("Role"), choices=[SelectChoice(k, v) for k, v in ROLE_LABELS.items()],
                        default=Role.CASEWORKER.value)
     teams = CheckboxListField(_l("Teams"), choices=[], validate_choice=True)
     submit = SubmitField(_l("Save"))

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from app.admin.forms import ActionForm, EditUserForm, TeamForm, UserForm
 from app.extensions import db
@@ -37,7 +38,7 @@ def _all_teams() -> list[Team]:
 
 
 def _with_team_choices(form: UserForm) -> UserForm:
-    form.teams.choices = [(str(t.id), t.name) for t in _all_teams()]
+    form.teams.choices = [SelectChoice(str(t.id), t.name) for t in _all_teams()]
     return form
 
 

@@ -55,6 +55,20 @@ def needs_rehash(stored_hash: str) -> bool:
     return hasher().check_needs_rehash(stored_hash)
 
 
+def _letters(value: str) -> str:
+    return "".join(ch for ch in value.casefold() if ch.isalnum())
+
+
+def _contains_context(password: str, user_inputs: tuple[str, ...]) -> bool:
+    """NIST 800-63B context words: the account's name or email local part inside the password."""
+    squeezed = _letters(password)
+    for value in user_inputs:
+        candidates = {_letters(value), _letters(value.split("@")[0])}
+        if any(len(c) >= 4 and c in squeezed for c in candidates):
+            return True
+    return False
+
+
 def password_problems(password: str, user_inputs: tuple[str, ...] = ()) -> list[str]:
     """Why this password is not acceptable (empty when it is). No composition rules, per NIST 800-63B."""
     if len(password) < MIN_LENGTH:
@@ -63,6 +77,8 @@ def password_problems(password: str, user_inputs: tuple[str, ...] = ()) -> list[
         return [str(_l("Use at most %(n)d characters.", n=MAX_LENGTH))]
     if password.lower() in _common_passwords():
         return [str(_l("This password appears in lists of breached passwords; choose another."))]
+    if _contains_context(password, user_inputs):
+        return [str(_l("Do not use your name or email address in your password."))]
     words = tuple(part for value in user_inputs for part in value.replace("@", " ").split() if part)
     result = zxcvbn(password, user_inputs=list(words))
     if result["score"] < MIN_STRENGTH:
