@@ -102,6 +102,10 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _template_globals(app: Flask) -> None:
+    from app.domain.vocab import label
+
+    app.add_template_filter(label, "label")
+
     @app.context_processor
     def inject() -> dict[str, Any]:
         locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])

@@ -1,0 +1,1 @@
+"""Pure domain knowledge: vocabularies, partial dates, allegation rules. No database, no Flask."""
