@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from app.extensions import db
 from app.models.users import ROLE_VALUES, TokenPurpose, User
@@ -15,8 +15,21 @@ from app.services import ServiceError, accounts
 
 def _create_app():  # type: ignore[no-untyped-def]
     from app import create_app
+    from app.cli_keys import SKIP_KEY_CHECK
+    from app.crypto.errors import CryptoError, KeyMissingError, WrongKeyError
 
-    return create_app()
+    ctx = click.get_current_context(silent=True)
+    info = ctx.find_object(ScriptInfo) if ctx is not None else None
+    # `amanat keys ...` repairs the states the start-up check refuses, and checks for itself.
+    overrides = {"CHECK_KEYS_AT_START": False} if info and info.data.get(SKIP_KEY_CHECK) else None
+    try:
+        return create_app(overrides)
+    except CryptoError as error:
+        hint = ""
+        if isinstance(error, KeyMissingError | WrongKeyError):
+            hint = ("\nTo install the key from a backup: amanat keys restore BACKUP_FILE"
+                    "\n(see 'amanat keys status' and docs/security.md).")
+        raise click.ClickException(f"Amanat cannot start: {error}{hint}") from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
@@ -41,7 +54,7 @@ def _commit_or_exit(action) -> None:  # type: ignore[no-untyped-def]
     db.session.commit()
 
 
-@main.command("create-user")
+@click.command("create-user")
 @click.option("--name", required=True, help="Full name shown to colleagues.")
 @click.option("--email", required=True, help="Sign-in address.")
 @click.option("--role", required=True, type=click.Choice(ROLE_VALUES), help="Role of the account.")
@@ -60,7 +73,7 @@ def create_user(name: str, email: str, role: str) -> None:
     click.echo(_link("invite", holder["token"]))
 
 
-@main.command("set-role")
+@click.command("set-role")
 @click.argument("email")
 @click.argument("role", type=click.Choice(ROLE_VALUES))
 @with_appcontext
@@ -71,7 +84,7 @@ def set_role(email: str, role: str) -> None:
     click.echo(f"{email} is now {role}; existing sessions were ended.")
 
 
-@main.command("deactivate-user")
+@click.command("deactivate-user")
 @click.argument("email")
 @with_appcontext
 def deactivate_user(email: str) -> None:
@@ -81,7 +94,7 @@ def deactivate_user(email: str) -> None:
     click.echo(f"{email} is deactivated.")
 
 
-@main.command("setup-link")
+@click.command("setup-link")
 @click.option("--if-needed", is_flag=True, help="Print nothing when an administrator exists.")
 @with_appcontext
 def setup_link(if_needed: bool) -> None:
@@ -101,10 +114,23 @@ def setup_link(if_needed: bool) -> None:
     click.echo("")
 
 
+ACCOUNT_COMMANDS = (create_user, set_role, deactivate_user, setup_link)
+
+
+def register_commands(app) -> None:  # type: ignore[no-untyped-def]
+    """Attach Amanat's commands to app.cli, so `amanat` and the test runner both see them."""
+    for command in ACCOUNT_COMMANDS:
+        app.cli.add_command(command)
+
+
 def _link(kind: str, token: str) -> str:
     base = current_app.config.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     return f"{base}/{kind}/{token}"
 
+
+from app.cli_keys import keys_group  # noqa: E402 - registered after main is defined
+
+main.add_command(keys_group)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
