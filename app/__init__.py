@@ -91,9 +91,10 @@ def _register_blueprints(app: Flask) -> None:
     from app.account.routes import bp as account_bp
     from app.admin.routes import bp as admin_bp
     from app.auth.routes import bp as auth_bp
+    from app.cases import bp as cases_bp
     from app.main.routes import bp as main_bp
 
-    for blueprint in (main_bp, auth_bp, account_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, account_bp, admin_bp, cases_bp):
         app.register_blueprint(blueprint)
     # Static files are public by nature (CSS only; no data).
     from app.web.guard import public
@@ -104,7 +105,10 @@ def _register_blueprints(app: Flask) -> None:
 def _template_globals(app: Flask) -> None:
     from app.domain.vocab import label
 
+    from app.services.people import mask
+
     app.add_template_filter(label, "label")
+    app.add_template_filter(mask, "masked")
 
     @app.context_processor
     def inject() -> dict[str, Any]:

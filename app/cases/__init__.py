@@ -1,0 +1,7 @@
+"""Case documentation pages: the list, the case page, and forms for people, acts and links."""
+
+from flask import Blueprint
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+from app.cases import acts_routes, people_routes, routes  # noqa: E402,F401 - register views
