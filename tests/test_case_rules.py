@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models.acts import Act
 from app.models.cases import Case
 from app.models.people import Person
-from app.models.sources import Testimony as TestimonyRow
+from app.models import sources as source_models
 from app.services import ServiceError, acts, allegations, cases, people, sources
 from app.services.changes import ConflictError
 from tests.factories import actor, make_case
@@ -73,7 +73,7 @@ def test_corroboration_counts_independent_sources_only(app, caseworker):
         worker = actor(caseworker)
         case = db.session.get(Case, case_id)
         act = db.session.execute(select(Act)).scalar_one()
-        first = db.session.execute(select(TestimonyRow)).scalar_one()
+        first = db.session.execute(select(source_models.Testimony)).scalar_one()
         # A second statement from the same source is a re-report: still one source.
         again = sources.add_testimony(worker, case, {
             "source_id": first.source_id, "material": "interview", "credibility": 2},
