@@ -104,7 +104,6 @@ def _register_blueprints(app: Flask) -> None:
 
 def _template_globals(app: Flask) -> None:
     from app.domain.vocab import label
-
     from app.services.people import mask
 
     app.add_template_filter(label, "label")

@@ -121,6 +121,13 @@ def register_commands(app) -> None:  # type: ignore[no-untyped-def]
     """Attach Amanat's commands to app.cli, so `amanat` and the test runner both see them."""
     for command in ACCOUNT_COMMANDS:
         app.cli.add_command(command)
+    _register_audit_commands(app)
+
+
+def _register_audit_commands(app) -> None:  # type: ignore[no-untyped-def]
+    from app.audit.cli import register
+
+    register(app)
 
 
 def _link(kind: str, token: str) -> str:

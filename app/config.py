@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_BYTES = 32
 KNOWN_WEAK_SECRETS = frozenset(
     {"dev", "secret", "changeme", "change-me", "you-will-never-guess", "password", "test"}

@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from app.domain import dates
 from app.extensions import db
+from app.models import sources as source_models
 from app.models.acts import Act
 from app.models.cases import Case
 from app.models.people import Person
-from app.models import sources as source_models
 from app.services import ServiceError, acts, allegations, cases, people, sources
 from app.services.changes import ConflictError
 from tests.factories import actor, make_case

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -211,3 +213,146 @@ class CaseFilterForm(FlaskForm):
     date_to = DateField(_l("Acts until"), validators=[Optional()])
     mine = BooleanField(_l("Only cases assigned to me"))
     submit = SubmitField(_l("Filter"))
+
+
+# --- Sources, testimony, evidence, follow-up and consent --------------------------------------
+
+RELIABILITY_CHOICES = [
+    ("A", _l("A – Completely reliable")),
+    ("B", _l("B – Usually reliable")),
+    ("C", _l("C – Fairly reliable")),
+    ("D", _l("D – Not usually reliable")),
+    ("E", _l("E – Unreliable")),
+    ("F", _l("F – Reliability cannot be judged")),
+]
+CREDIBILITY_CHOICES = [
+    ("1", _l("1 – Confirmed by other sources")),
+    ("2", _l("2 – Probably true")),
+    ("3", _l("3 – Possibly true")),
+    ("4", _l("4 – Doubtful")),
+    ("5", _l("5 – Improbable")),
+    ("6", _l("6 – Truth cannot be judged")),
+]
+LANGUAGE_CHOICES = [
+    ("", _l("Not recorded")), ("bal", _l("Balochi")), ("urd", _l("Urdu")), ("pus", _l("Pashto")),
+    ("brh", _l("Brahui")), ("snd", _l("Sindhi")), ("pan", _l("Punjabi")), ("eng", _l("English")),
+    ("fas", _l("Persian")), ("ara", _l("Arabic")), ("other", _l("Another language")),
+]
+CONNECTION_CHOICES = [
+    ("", _l("Not recorded")), ("victim", _l("Victim")), ("witness", _l("Witness")),
+    ("relative", _l("Relative")), ("perpetrator", _l("Perpetrator")),
+    ("third_party", _l("Third party")), ("service_provider", _l("Service provider")),
+]
+
+
+class SourceForm(FlaskForm):
+    person_id = SelectField(_l("The source is a person of this case"), choices=[],
+                            validate_choice=False,
+                            description=_l("Names are masked here. Leave empty when the source "
+                                           "is an organisation."))
+    organisation = StringField(_l("Or an organisation"), validators=[Optional(), Length(max=300)],
+                               description=_l("e.g. a partner NGO, a newspaper, a hospital."),
+                               render_kw=TEXT)
+    reliability = SelectField(_l("Reliability of the source"), choices=RELIABILITY_CHOICES,
+                              default="F",
+                              description=_l("Admiralty grading: how far this source has proved "
+                                             "reliable before, not whether this statement is "
+                                             "true."))
+    pseudonym = StringField(_l("Pseudonym"), validators=[Optional(), Length(max=40)],
+                            description=_l("Used in every output instead of the name. Leave "
+                                           "empty for the next free one (S-01, S-02...)."),
+                            render_kw=TEXT)
+    submit = SubmitField(_l("Add source"))
+
+
+class TestimonyForm(VersionedForm):
+    source_id = SelectField(_l("Source"), choices=[], validate_choice=False)
+    given = StringField(_l("Date of the statement"), validators=[Optional(), Length(max=80)],
+                        description=DATE_HINT, render_kw=TEXT)
+    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="")
+    material = SelectField(_l("Type of material"), choices=[], validate_choice=False)
+    connection = SelectField(_l("Connection to the facts"), choices=CONNECTION_CHOICES,
+                             default="")
+    credibility = SelectField(_l("Credibility of this information"), choices=CREDIBILITY_CHOICES,
+                              default="6",
+                              description=_l("How far the content is confirmed, independently "
+                                             "of the source's reliability."))
+    interview_place = StringField(_l("Place of the interview"),
+                                  validators=[Optional(), Length(max=500)], render_kw=TEXT)
+    transcript = TextAreaField(_l("Transcript"), validators=[Optional(), Length(max=500_000)],
+                               description=_l("Stored encrypted."),
+                               render_kw={**TEXT, "rows": 12})
+    notes = TextAreaField(_l("Interviewer's notes"), validators=[Optional(), Length(max=50_000)],
+                          description=_l("Demeanour, consistency, follow-up needed. Stored "
+                                         "encrypted."),
+                          render_kw={**TEXT, "rows": 4})
+    submit = SubmitField(_l("Save testimony"))
+
+
+class EvidenceForm(FlaskForm):
+    file = FileField(_l("File"),
+                     description=_l("Photos, audio, video, PDF, plain text, or an archive "
+                                    "(kept as received, never unpacked). The type is read from "
+                                    "the content, not the name."))
+    description = TextAreaField(_l("What it is"), validators=[Optional(), Length(max=5000)],
+                                description=_l("Stored encrypted."),
+                                render_kw={**TEXT, "rows": 3})
+    collected_by = StringField(_l("Collected by"), validators=[Optional(), Length(max=120)],
+                               description=_l("A role or pseudonym, e.g. field team Kech, S-02. "
+                                              "Not stored encrypted: do not write a name."),
+                               render_kw=TEXT)
+    collected_at = DateTimeLocalField(_l("Collected on (UTC)"), format="%Y-%m-%dT%H:%M",
+                                      validators=[Optional()])
+    collected_from = StringField(_l("Collected from"), validators=[Optional(), Length(max=2000)],
+                                 description=_l("Device, account or URL. Stored encrypted."),
+                                 render_kw=TEXT)
+    derived_from = SelectField(_l("A copy of"), choices=[], validate_choice=False,
+                               description=_l("For a redacted or converted copy: the original "
+                                              "item. The original is never altered."))
+    submit = SubmitField(_l("Upload"))
+
+
+class FollowUpForm(VersionedForm):
+    action_type = SelectField(_l("Type of action"), choices=[], validate_choice=False)
+    taken_on = DateField(_l("Date"), validators=[Optional()])
+    by_whom = StringField(_l("By whom"), validators=[Optional(), Length(max=200)],
+                          render_kw=TEXT)
+    to_whom = StringField(_l("To whom"), validators=[Optional(), Length(max=200)],
+                          description=_l("e.g. the High Court of Balochistan, the WGEID, the "
+                                         "district commissioner."),
+                          render_kw=TEXT)
+    response = TextAreaField(_l("Response"), validators=[Optional(), Length(max=20000)],
+                             description=_l("Stored encrypted."), render_kw={**TEXT, "rows": 3})
+    status = SelectField(_l("Status"), choices=[], validate_choice=False)
+    next_step = TextAreaField(_l("Next step"), validators=[Optional(), Length(max=5000)],
+                              description=_l("Stored encrypted."), render_kw={**TEXT, "rows": 2})
+    next_step_on = DateField(_l("Next step due on"), validators=[Optional()])
+    submit = SubmitField(_l("Save follow-up action"))
+
+
+class ConsentForm(FlaskForm):
+    purpose = SelectField(_l("Consent to"), choices=[], validate_choice=False)
+    legal_basis = SelectField(_l("Legal basis"), choices=[], validate_choice=False,
+                              default="consent")
+    given_on = DateField(_l("Given on"), validators=[Optional()])
+    recording_allowed = BooleanField(_l("Audio or video recording allowed"))
+    submit = SubmitField(_l("Record consent"))
+
+
+class WithdrawConsentForm(FlaskForm):
+    withdrawn_on = DateField(_l("Withdrawn on"), validators=[InputRequired()])
+    submit = SubmitField(_l("Record withdrawal"))
+
+
+class ShredIdentityForm(FlaskForm):
+    reason = SelectField(_l("Why is this identity being erased?"), choices=[
+        ("", "—"),
+        ("consent_withdrawn", _l("The person withdrew consent to store their data")),
+        ("safety_risk", _l("Keeping it puts the person at risk")),
+        ("data_minimisation", _l("It is no longer needed (data minimisation)")),
+        ("legal_request", _l("A legal request to erase it")),
+    ], validate_choice=False)
+    confirm = BooleanField(_l("I understand that the name, father's name, CNIC, phone, address "
+                              "and other identity details of this person can never be read "
+                              "again, by anyone."))
+    submit = SubmitField(_l("Erase identity"))

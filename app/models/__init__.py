@@ -2,14 +2,13 @@
 
 from app.models.acts import Act, DisappearanceDetails, FamilyStep, Involvement
 from app.models.audit import AuditEntry
-from app.models.checkpoints import AuditCheckpoint
 from app.models.cases import Case, CaseNote, CaseReferenceCounter, case_members
+from app.models.checkpoints import AuditCheckpoint
 from app.models.evidence import CustodyEvent, EvidenceItem
 from app.models.followups import FollowUp
 from app.models.keys import DataKey
 from app.models.people import ConsentRecord, Person, PersonName
 from app.models.sources import AllegationLink, Source, Testimony
-from app.models.vocab import District, VocabularyTerm
 from app.models.users import (
     OneTimeToken,
     RecoveryCode,
@@ -20,6 +19,7 @@ from app.models.users import (
     WebSession,
     team_members,
 )
+from app.models.vocab import District, VocabularyTerm
 
 __all__ = [
     "Act",
