@@ -1,0 +1,9 @@
+"""Every benchmark, in the order `all` runs them. Add new modules here."""
+
+from __future__ import annotations
+
+from bench.base import Benchmark
+from bench.pages import Pages
+from bench.signin import SignIn
+
+BENCHMARKS: dict[str, type[Benchmark]] = {cls.name: cls for cls in (SignIn, Pages)}
