@@ -93,36 +93,39 @@ class DatabaseSessionInterface(SessionInterface):
             "httponly": True,
             "samesite": "Strict",
         }
-        with db.engine.begin() as conn:
-            if session.sid and (not session or session.regenerate_requested):
+        now = _now()
+        if session.sid and (not session or session.regenerate_requested):
+            with db.engine.begin() as conn:
                 conn.execute(delete(WebSession).where(WebSession.id_hash == _hash(session.sid)))
-                if not session:
-                    response.delete_cookie(name, **cookie_args)
-                    return
-                session.sid = None
             if not session:
+                response.delete_cookie(name, **cookie_args)
                 return
-            now = _now()
-            user_id = session.get("_user_id")
-            user_uuid = uuid.UUID(user_id) if user_id else None
-            data = self.serializer.dumps(dict(session))
-            if session.sid is None:
-                session.sid = secrets.token_urlsafe(16)  # 128 random bits
-                lifetime = (timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"]) if user_uuid
-                            else timedelta(minutes=app.config["ANONYMOUS_SESSION_MINUTES"]))
+            session.sid = None
+        if not session:
+            return
+        user_id = session.get("_user_id")
+        user_uuid = uuid.UUID(user_id) if user_id else None
+        if session.sid is None:
+            session.sid = secrets.token_urlsafe(16)  # 128 random bits
+            lifetime = (timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"]) if user_uuid
+                        else timedelta(minutes=app.config["ANONYMOUS_SESSION_MINUTES"]))
+            with db.engine.begin() as conn:
                 conn.execute(insert(WebSession).values(
-                    id_hash=_hash(session.sid), user_id=user_uuid, data=data,
-                    created_at=now, last_seen_at=now, expires_at=now + lifetime))
-                response.set_cookie(name, session.sid, **cookie_args)
-                return
-            needs_touch = session.last_seen_at is None or now - session.last_seen_at > TOUCH_EVERY
-            if session.modified or needs_touch:
-                values: dict[str, Any] = {"last_seen_at": now}
-                if session.modified:
-                    values.update(data=data, user_id=user_uuid)
-                # UPDATE, never upsert: a session revoked during this request stays revoked.
-                conn.execute(update(WebSession)
-                             .where(WebSession.id_hash == _hash(session.sid)).values(**values))
+                    id_hash=_hash(session.sid), user_id=user_uuid,
+                    data=self.serializer.dumps(dict(session)), created_at=now, last_seen_at=now,
+                    expires_at=now + lifetime))
+            response.set_cookie(name, session.sid, **cookie_args)
+            return
+        needs_touch = session.last_seen_at is None or now - session.last_seen_at > TOUCH_EVERY
+        if not (session.modified or needs_touch):
+            return  # most page views: nothing to write, no transaction at all
+        values: dict[str, Any] = {"last_seen_at": now}
+        if session.modified:
+            values.update(data=self.serializer.dumps(dict(session)), user_id=user_uuid)
+        # UPDATE, never upsert: a session revoked during this request stays revoked.
+        with db.engine.begin() as conn:
+            conn.execute(update(WebSession)
+                         .where(WebSession.id_hash == _hash(session.sid)).values(**values))
 
 
 def revoke_user_sessions(user_id: uuid.UUID) -> int:

@@ -107,14 +107,20 @@ def check_new_password(password: str, user_inputs: Iterable[str]) -> None:
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The active user with this email and password, else None; the same cost either way."""
+    """The active user with this email and password, else None; the same cost either way.
+
+    The transaction that looked the user up ends before the (deliberately slow) Argon2 check, so
+    on SQLite no write lock is held while hashing.
+    """
     user = find_user_by_email(email) if len(email) <= 254 else None
-    ok = passwords.verify_password(user.password_hash if user else None, password)
+    stored_hash = user.password_hash if user else None
+    db.session.commit()
+    ok = passwords.verify_password(stored_hash, password)
     if not (user and ok and user.active):
         record("auth.password_failed", actor_id=user.id if user else None,
                details={"reason": "bad_credentials"})
         return None
-    if user.password_hash and passwords.needs_rehash(user.password_hash):
+    if stored_hash and passwords.needs_rehash(stored_hash):
         user.password_hash = passwords.hash_password(password)  # parameters were raised
     return user
 
