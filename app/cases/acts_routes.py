@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
+from datetime import date
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from app.access import Action, load_case_or_404
 from app.cases import bp
@@ -195,8 +196,6 @@ def add_perpetrator(case_id: str, act_id: str) -> Any:
 
 
 def _material_choices(case: Any) -> list[tuple[str, str]]:
-    from sqlalchemy import select
-
     rows: list[tuple[str, str]] = [("", "—")]
     for t in db.session.execute(select(Testimony).where(Testimony.case_id == case.id)
                                 .order_by(Testimony.created_at)).scalars():
@@ -221,8 +220,6 @@ def link_material(case_id: str, act_id: str) -> Any:
         key = as_uuid(raw)
         testimony = db.session.get(Testimony, key) if kind == "t" and key else None
         evidence = db.session.get(EvidenceItem, key) if kind == "e" and key else None
-        from datetime import date
-
         done = run(form, lambda: allegations.link(
             current_user, case, act, relation=form.relation.data, testimony=testimony,
             evidence=evidence, note=form.note.data,
@@ -238,7 +235,7 @@ def link_material(case_id: str, act_id: str) -> Any:
 def unlink(case_id: str, link_id: str) -> Any:
     case = load_case_or_404(case_id, Action.EDIT, current_user)
     link_row = db.session.get(AllegationLink, as_uuid(link_id)) if as_uuid(link_id) else None
-    if link_row is None or not LinkForm().validate_on_submit() and False:
+    if link_row is None:
         abort(404)
     try:
         allegations.unlink(current_user, case, link_row)
@@ -268,6 +265,3 @@ def allegation_status(case_id: str, act_id: str) -> Any:
             return redirect(url_for("cases.view", case_id=case.id) + f"#act-{act.id}")
     return render_template("cases/status_form.html", form=form, case=case, act=act,
                            support=allegations.support_of(act))
-
-
-__all__ = ["uuid"]

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import Field
 
-from app.domain import dates, vocab
+from app.domain import dates
 from app.domain.vocab import label
 from app.extensions import db
 from app.models.cases import Case
@@ -96,6 +96,3 @@ def run(form: FlaskForm, action: Callable[[], T]) -> T | None:
         else:
             form.form_errors.append(error.message)
     return None
-
-
-__all__ = ["vocab"]

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.access import Action, can, load_case_or_404
+from app.access import Action, load_case_or_404
 from app.cases import bp
 from app.cases.forms import AssignForm, CaseFilterForm, CaseForm, TransitionForm
 from app.cases.helpers import as_uuid, code_choices, district_choices, run, term_choices
@@ -157,7 +157,3 @@ def add_note(case_id: str) -> Any:
         db.session.commit()
         flash(_("Note added."), "success")
     return redirect(url_for("cases.view", case_id=case.id) + "#notes")
-
-
-def editable(case: Any) -> bool:
-    return can(current_user, Action.EDIT, case)
