@@ -72,6 +72,7 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory):
     if ON_POSTGRES:
         _pg_schema("create")
         _upgrade(POSTGRES_URL, instance)
+        _snapshot_seeded(POSTGRES_URL)
         yield POSTGRES_URL
         _pg_schema("drop")
         return
@@ -80,11 +81,28 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory):
     yield str(path)
 
 
+# Reference data the migrations seed (vocabularies, districts): restored after each truncate.
+SEEDED_TABLES = ("vocabulary_terms", "districts")
+_seeded_rows: dict[str, list[dict]] = {}
+
+
+def _snapshot_seeded(url: str) -> None:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        for name in SEEDED_TABLES:
+            table = db.metadata.tables[name]
+            _seeded_rows[name] = [dict(row._mapping) for row in conn.execute(table.select())]
+    engine.dispose()
+
+
 def _truncate_postgres(url: str) -> None:
     engine = create_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for name in SEEDED_TABLES:
+            if _seeded_rows.get(name):
+                conn.execute(db.metadata.tables[name].insert(), _seeded_rows[name])
     engine.dispose()
 
 

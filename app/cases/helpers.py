@@ -84,6 +84,8 @@ def run(form: FlaskForm, action: Callable[[], T]) -> T | None:
         db.session.rollback()
         form.form_errors.append(error.message)
         form.conflict = error.changed  # type: ignore[attr-defined]
+        if hasattr(form, "version") and error.current_version is not None:
+            form.version.data = error.current_version  # the next save is based on what they saw
     except StaleDataError:
         db.session.rollback()
         form.form_errors.append(_("Someone else saved this record at the same moment. Your "

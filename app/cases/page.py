@@ -41,8 +41,9 @@ def case_page_context(case: Any) -> dict[str, Any]:
                                           .order_by(Testimony.created_at)).scalars())
     evidence = list(db.session.execute(select(EvidenceItem).where(EvidenceItem.case_id == case.id)
                                        .order_by(EvidenceItem.created_at)).scalars())
-    follow_ups = list(db.session.execute(select(FollowUp).where(FollowUp.case_id == case.id)
-                                         .order_by(FollowUp.next_step_on)).scalars())
+    follow_ups = list(db.session.execute(
+        select(FollowUp).where(FollowUp.case_id == case.id)
+        .order_by(FollowUp.next_step_on.is_(None), FollowUp.next_step_on)).scalars())
     notes = list(db.session.execute(select(CaseNote).where(CaseNote.case_id == case.id)
                                     .order_by(CaseNote.created_at.desc())).scalars())
 

@@ -13,12 +13,13 @@ from app.services import ServiceError
 class ConflictError(ServiceError):
     """Someone else saved this record since the form was opened; `changed` names their edits."""
 
-    def __init__(self, changed: dict[str, Any]) -> None:
+    def __init__(self, changed: dict[str, Any], current_version: int | None = None) -> None:
         names = ", ".join(sorted(changed)) or _("(no visible field)")
         super().__init__(_("Someone else saved this record while you were editing it. "
                            "Changed by them: %(fields)s. Your text is still in the form below: "
                            "check it against theirs and save again.", fields=names))
         self.changed = changed
+        self.current_version = current_version  # so "save again" works after reconciling
 
 
 def populate(obj: Any, data: Mapping[str, Any], allowed: Iterable[str]) -> dict[str, tuple]:
@@ -51,7 +52,7 @@ def check_version(obj: Any, submitted: int | str | None, data: Mapping[str, Any]
             current = getattr(obj, field)
             if (mine.strip() or None if isinstance(mine, str) else mine) != current:
                 changed[field] = current
-        raise ConflictError(changed)
+        raise ConflictError(changed, obj.version)
 
 
 def audit_fields(changes: Mapping[str, tuple]) -> list[str]:

@@ -213,8 +213,17 @@ def record_consent(actor: User, case: Case, person: Person, data: Mapping[str, A
 def withdraw_consent(actor: User, case: Case, consent: ConsentRecord, on: date) -> None:
     if not can(actor, Action.EDIT, case):
         raise ServiceError(_("This case cannot be edited."))
+    person = db.session.get(Person, consent.person_id)
+    if person is None or person.case_id != case.id:
+        raise ServiceError(_("This consent record belongs to another case."))
+    if on > date.today():
+        raise ServiceError(_("The date cannot be in the future."), field="withdrawn_on")
+    if consent.given_on and on < consent.given_on:
+        raise ServiceError(_("Consent cannot be withdrawn before it was given."),
+                           field="withdrawn_on")
     if consent.withdrawn_on is None:
         consent.withdrawn_on = on
+        db.session.flush()
         record("consent.withdraw", actor_id=actor.id, object_type="consent",
                object_id=consent.id, case_id=case.id, details={"purpose": consent.purpose})
 
