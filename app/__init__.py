@@ -90,12 +90,21 @@ def _init_login(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.account.routes import bp as account_bp
     from app.admin.routes import bp as admin_bp
+    from app.analysis import bp as analysis_bp
+    from app.audit.routes import bp as audit_bp
     from app.auth.routes import bp as auth_bp
+    from app.bundle.routes import bp as bundle_bp
     from app.cases import bp as cases_bp
+    from app.duplicates import bp as duplicates_bp
+    from app.exports import bp as exports_bp
     from app.main.routes import bp as main_bp
 
-    for blueprint in (main_bp, auth_bp, account_bp, admin_bp, cases_bp):
+    for blueprint in (main_bp, auth_bp, account_bp, admin_bp, cases_bp, audit_bp,
+                      analysis_bp):
         app.register_blueprint(blueprint)
+    for blueprint in (duplicates_bp, exports_bp):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(bundle_bp)
     # Static files are public by nature (CSS only; no data).
     from app.web.guard import public
 

@@ -119,7 +119,9 @@ ACCOUNT_COMMANDS = (create_user, set_role, deactivate_user, setup_link)
 
 def register_commands(app) -> None:  # type: ignore[no-untyped-def]
     """Attach Amanat's commands to app.cli, so `amanat` and the test runner both see them."""
-    for command in ACCOUNT_COMMANDS:
+    from app.bundle.cli import BUNDLE_COMMANDS
+
+    for command in ACCOUNT_COMMANDS + BUNDLE_COMMANDS:
         app.cli.add_command(command)
     _register_audit_commands(app)
 
@@ -135,9 +137,12 @@ def _link(kind: str, token: str) -> str:
     return f"{base}/{kind}/{token}"
 
 
+from app.backup.cli import backup_group, restore_command  # noqa: E402
 from app.cli_keys import keys_group  # noqa: E402 - registered after main is defined
 
 main.add_command(keys_group)
+main.add_command(backup_group)
+main.add_command(restore_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

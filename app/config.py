@@ -58,6 +58,7 @@ class Defaults:
     # Web.
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024  # forms; evidence uploads have their own limit
     MAX_EVIDENCE_BYTES = 200 * 1024 * 1024
+    BUNDLE_MAX_BYTES = 20 * 1024 * 1024  # bundles from the CLI; web uploads are capped by the above
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session, which is short anyway
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ("en",)

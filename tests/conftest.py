@@ -103,6 +103,9 @@ def _truncate_postgres(url: str) -> None:
         for name in SEEDED_TABLES:
             if _seeded_rows.get(name):
                 conn.execute(db.metadata.tables[name].insert(), _seeded_rows[name])
+        # Rows went back with their ids: move the id sequence past them.
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('vocabulary_terms', 'id'), "
+                          "(SELECT max(id) FROM vocabulary_terms))"))
     engine.dispose()
 
 

@@ -235,8 +235,9 @@ def link_material(case_id: str, act_id: str) -> Any:
 def unlink(case_id: str, link_id: str) -> Any:
     case = load_case_or_404(case_id, Action.EDIT, current_user)
     link_row = db.session.get(AllegationLink, as_uuid(link_id)) if as_uuid(link_id) else None
-    if link_row is None:
-        abort(404)
+    linked_act = db.session.get(Act, link_row.act_id) if link_row is not None else None
+    if linked_act is None or linked_act.case_id != case.id:
+        abort(404)  # another case's link is "not found" here, like anything out of scope
     try:
         allegations.unlink(current_user, case, link_row)
     except ServiceError as error:

@@ -27,17 +27,23 @@ WORKERS = ("caseworker", "supervisor")
 PAGE_SIZE = 25
 
 
-def _case_form(form: CaseForm) -> CaseForm:
+def _case_form(form: CaseForm, case: Any = None) -> CaseForm:
     form.intake_channel.choices = term_choices("intake_channel", blank=True)
-    form.team_id.choices = [(str(t.id), t.name) for t in current_user.teams] or [("", "—")]
+    teams = {t.id: t.name for t in current_user.teams}
+    if case is not None and case.team is not None:
+        teams.setdefault(case.team.id, case.team.name)  # its own team is always a choice
+    form.team_id.choices = [(str(k), v) for k, v in teams.items()] or [("", "—")]
     return form
 
 
 def _case_data(form: CaseForm) -> dict[str, Any]:
-    return {"title": form.title.data, "summary": form.summary.data,
+    data = {"title": form.title.data, "summary": form.summary.data,
             "date_received": form.date_received.data,
-            "intake_channel": form.intake_channel.data or None,
-            "tags": form.tags.data, "team_id": as_uuid(form.team_id.data)}
+            "intake_channel": form.intake_channel.data or None, "tags": form.tags.data}
+    team_id = as_uuid(form.team_id.data)
+    if team_id is not None:  # no (or no valid) choice: the team stays as it is
+        data["team_id"] = team_id
+    return data
 
 
 @bp.route("/")
@@ -88,7 +94,7 @@ def view(case_id: str) -> Any:
 @roles(*WORKERS)
 def edit(case_id: str) -> Any:
     case = load_case_or_404(case_id, Action.EDIT, current_user)
-    form = _case_form(CaseForm(obj=case if request.method == "GET" else None))
+    form = _case_form(CaseForm(obj=case if request.method == "GET" else None), case)
     if request.method == "GET":
         form.version.data = case.version
         form.team_id.data = str(case.team_id) if case.team_id else ""

@@ -4,10 +4,12 @@ from app.models.acts import Act, DisappearanceDetails, FamilyStep, Involvement
 from app.models.audit import AuditEntry
 from app.models.cases import Case, CaseNote, CaseReferenceCounter, case_members
 from app.models.checkpoints import AuditCheckpoint
+from app.models.duplicates import DuplicateCandidate
 from app.models.evidence import CustodyEvent, EvidenceItem
 from app.models.followups import FollowUp
 from app.models.keys import DataKey
 from app.models.people import ConsentRecord, Person, PersonName
+from app.models.searches import SavedSearch
 from app.models.sources import AllegationLink, Source, Testimony
 from app.models.users import (
     OneTimeToken,
@@ -32,6 +34,7 @@ __all__ = [
     "ConsentRecord",
     "CustodyEvent",
     "DisappearanceDetails",
+    "DuplicateCandidate",
     "District",
     "EvidenceItem",
     "FamilyStep",
@@ -39,6 +42,7 @@ __all__ = [
     "Involvement",
     "Person",
     "PersonName",
+    "SavedSearch",
     "Source",
     "Testimony",
     "VocabularyTerm",

@@ -93,6 +93,12 @@ def update_case(actor: User, case: Case, data: Mapping[str, Any], version: Any) 
     _validate(data)
     check_version(case, version, data)
     if "team_id" in data and data["team_id"] != case.team_id:
+        # Moving a case between teams changes who may see it: a supervisor's decision.
+        if not can(actor, Action.ASSIGN, case):
+            raise ServiceError(_("Only a supervisor of this case's team can move it to another "
+                                 "team."), field="team_id")
+        if data["team_id"] is None:
+            raise ServiceError(_("Choose the team this case belongs to."), field="team_id")
         _check_team(actor, data["team_id"])
     changes = populate(case, data, CASE_FIELDS)
     if changes:

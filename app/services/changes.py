@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from app.extensions import db
 from app.services import ServiceError
 
 
@@ -29,13 +30,16 @@ def populate(obj: Any, data: Mapping[str, Any], allowed: Iterable[str]) -> dict[
     if unknown:
         raise ServiceError(_("These fields cannot be set here: %(f)s", f=", ".join(sorted(unknown))))
     changes: dict[str, tuple] = {}
-    for field, new in data.items():
-        old = getattr(obj, field)
-        if isinstance(new, str):
-            new = new.strip() or None
-        if old != new:
-            setattr(obj, field, new)
-            changes[field] = (old, new)
+    # No autoflush while half the fields are set (encrypting a field may query the key ring),
+    # so one save is one UPDATE and raises the version once.
+    with db.session.no_autoflush:
+        for field, new in data.items():
+            old = getattr(obj, field)
+            if isinstance(new, str):
+                new = new.strip() or None
+            if old != new:
+                setattr(obj, field, new)
+                changes[field] = (old, new)
     return changes
 
 

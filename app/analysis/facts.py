@@ -1,0 +1,119 @@
+"""The coded facts of acts (no identity, no text) that dashboards and exports count."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import not_, select
+
+from app.analysis.scope import (
+    AnalysisFilters,
+    consent_blocks_release,
+    date_conditions,
+    release_clause,
+    statistics_clause,
+)
+from app.extensions import db
+from app.models.acts import Act, Involvement
+from app.models.cases import Case
+from app.models.people import Person
+from app.models.users import User
+
+
+@dataclass(frozen=True)
+class ActFacts:
+    id: uuid.UUID
+    case_id: uuid.UUID
+    act_type: str
+    district: str | None
+    start_value: str | None
+    start_precision: str
+    status_of_victim: str
+    allegation_status: str
+    victim_id: uuid.UUID | None
+    perpetrator_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VictimFacts:
+    """Columns of a person kept in clear (never the encrypted identity fields)."""
+
+    sex: str | None
+    age: int | None
+    age_group: str | None
+    counting_unit: str | None
+
+
+def act_facts(user: User, filters: AnalysisFilters, *, release: bool) -> list[ActFacts]:
+    """Acts this user may count (release=False) or release as de-identified rows (release=True).
+
+    Analysts' counts follow the release consent rule too: they only ever see de-identified data.
+    """
+    scope = release_clause(user) if release else statistics_clause(user)
+    query = (select(Act.id, Act.case_id, Act.act_type, Act.district_code, Act.start_value,
+                    Act.start_precision, Act.status_of_victim, Act.allegation_status,
+                    Act.victim_id)
+             .join(Case, Case.id == Act.case_id)
+             .where(scope, *date_conditions(filters)))
+    if release or user.role == "analyst":
+        query = query.where(not_(consent_blocks_release()))
+    if filters.district:
+        query = query.where(Act.district_code == filters.district)
+    rows = db.session.execute(query.order_by(Act.id)).all()
+    types = _perpetrator_types([row.id for row in rows])
+    return [ActFacts(row.id, row.case_id, row.act_type, row.district_code, row.start_value,
+                     row.start_precision or "unknown", row.status_of_victim or "unknown",
+                     row.allegation_status or "alleged", row.victim_id,
+                     tuple(sorted(types.get(row.id, ())))) for row in rows]
+
+
+def _perpetrator_types(act_ids: list[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    result: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for chunk in _chunks(act_ids):
+        for act_id, kind in db.session.execute(
+                select(Involvement.act_id, Involvement.perpetrator_type)
+                .where(Involvement.act_id.in_(chunk))):
+            result[act_id].add(kind or "unknown")
+    return result
+
+
+def victim_facts(person_ids: list[uuid.UUID]) -> dict[uuid.UUID, VictimFacts]:
+    result = {}
+    for chunk in _chunks(person_ids):
+        for row in db.session.execute(
+                select(Person.id, Person.sex, Person.age, Person.age_group, Person.counting_unit)
+                .where(Person.id.in_(chunk))):
+            result[row.id] = VictimFacts(row.sex, row.age, row.age_group, row.counting_unit)
+    return result
+
+
+def _chunks(ids: list, size: int = 500):  # type: ignore[no-untyped-def]
+    unique = list(dict.fromkeys(i for i in ids if i is not None))
+    for start in range(0, len(unique), size):
+        yield unique[start:start + size]
+
+
+def month_of(facts: ActFacts) -> str | None:
+    """The month an act's start falls in, when the date says it (to the day or the month)."""
+    if facts.start_value and facts.start_precision in ("day", "month"):
+        return facts.start_value[:7]
+    return None
+
+
+def month_range(first: str, last: str) -> list[str]:
+    y, m = int(first[:4]), int(first[5:7])
+    end = (int(last[:4]), int(last[5:7]))
+    months = []
+    while (y, m) <= end:
+        months.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return months
+
+
+def month_label(month: str) -> str:
+    from flask_babel import format_date
+
+    return format_date(date(int(month[:4]), int(month[5:7]), 1), "MMM y")
