@@ -37,6 +37,10 @@ FIELD_VISIBILITY: dict[str, frozenset[str]] = {
 }
 
 
+# Roles that may receive counts and de-identified rows (never case records, for analysts).
+STATISTICS_ROLES = ("supervisor", "analyst")
+
+
 def may_see_field_kind(user: User, kind: str) -> bool:
     return user.role in FIELD_VISIBILITY[kind]
 
@@ -58,6 +62,19 @@ def visibility_clause(user: User):  # type: ignore[no-untyped-def]
     if user.role == "supervisor":
         return or_(named, and_(Case.confidentiality != "restricted", _in_users_teams(user.id)))
     return false()  # admins and analysts never open identified case records
+
+
+def statistics_clause(user: User):  # type: ignore[no-untyped-def]
+    """A WHERE clause over Case: the cases whose acts this user may count (never open).
+
+    Supervisors count what they may see; analysts, who never open a case record, count every
+    case that is not restricted — aggregate numbers only (`FIELD_VISIBILITY["statistics"]`).
+    """
+    if user.role not in STATISTICS_ROLES or not may_see_field_kind(user, "statistics"):
+        return false()
+    if user.role == "analyst":
+        return Case.confidentiality != "restricted"
+    return visibility_clause(user)
 
 
 def scoped_cases(user: User) -> Select:

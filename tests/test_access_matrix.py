@@ -257,7 +257,8 @@ def test_lists_searches_and_exports_never_show_another_teams_case(app):
     title, case_id, _ref = world.markers[B_NORMAL]
     assert title in clients[CW_B].get("/cases/").get_data(as_text=True)
     assert title in clients[SUP_B].get("/cases/?status=open").get_data(as_text=True)
-    found = clients[CW_B].get(f"/cases/find-person?full_name={world.victim_names[B_NORMAL]}")
+    found = clients[CW_B].post("/cases/find-person", data={
+        "csrf_token": clients[CW_B].csrf, "full_name": world.victim_names[B_NORMAL]})
     assert case_id in found.get_data(as_text=True)
     own_title = world.markers[A_NORMAL][0]
     assert own_title in clients[CW_TEAM].get("/cases/").get_data(as_text=True) or True
@@ -287,7 +288,8 @@ def test_removing_a_caseworker_from_a_case_applies_on_the_next_request(app):
                                                            "title": "Taken over"})
     assert response.status_code == 404
     assert world.markers[A_NORMAL][0] not in member.get("/cases/").get_data(as_text=True)
-    found = member.get(f"/cases/find-person?full_name={world.victim_names[A_NORMAL]}")
+    found = member.post("/cases/find-person", data={
+        "csrf_token": member.csrf, "full_name": world.victim_names[A_NORMAL]})
     found = found.get_data(as_text=True)
     assert str(case_id) not in found
     # The owner keeps it.

@@ -26,9 +26,10 @@ from datetime import date
 
 from flask_babel import gettext as _
 
+from app.access import STATISTICS_ROLES
 from app.analysis.dashboard import safe_cell
 from app.analysis.facts import ActFacts, VictimFacts, act_facts, victim_facts
-from app.analysis.scope import STATISTICS_ROLES, AnalysisFilters, K
+from app.analysis.scope import AnalysisFilters, K
 from app.audit.recorder import record
 from app.crypto import runtime
 from app.domain import dates

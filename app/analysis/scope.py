@@ -14,15 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from sqlalchemy import and_, exists, false, not_, or_
+from sqlalchemy import and_, exists, not_, or_
 
-from app.access import may_see_field_kind, visibility_clause
+from app.access import statistics_clause
 from app.models.acts import Act
 from app.models.cases import Case
 from app.models.people import ConsentRecord, Person
 from app.models.users import User
 
-STATISTICS_ROLES = ("supervisor", "analyst")
 # Consent purposes whose withdrawal takes a victim's acts out of every de-identified output.
 RELEASE_BLOCKING_PURPOSES = ("store", "anonymised_only")
 
@@ -50,15 +49,6 @@ class AnalysisFilters:
             following = (self.date_to.replace(day=28) + timedelta(days=4)).replace(day=1)
             end = following - timedelta(days=1)
         return replace(self, date_from=start, date_to=end)
-
-
-def statistics_clause(user: User):  # type: ignore[no-untyped-def]
-    """A WHERE clause over Case: the cases whose acts this user may count."""
-    if user.role not in STATISTICS_ROLES or not may_see_field_kind(user, "statistics"):
-        return false()
-    if user.role == "analyst":
-        return Case.confidentiality != "restricted"
-    return visibility_clause(user)
 
 
 def release_clause(user: User):  # type: ignore[no-untyped-def]

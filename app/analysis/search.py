@@ -20,12 +20,10 @@ from typing import Any
 
 from flask_babel import format_date
 from flask_babel import gettext as _
-from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy import exists, false, func, select
 
 from app.access import visibility_clause
 from app.audit.recorder import record
-from app.crypto.blind_index import INDEXES, normalise
-from app.crypto.fields import blind_index_of
 from app.domain.vocab import (
     ALLEGATION_STATUS,
     CASE_STATUS,
@@ -35,14 +33,13 @@ from app.domain.vocab import (
 from app.extensions import db
 from app.models.acts import Act, Involvement
 from app.models.cases import Case
-from app.models.people import Person, PersonName
 from app.models.searches import SavedSearch
 from app.models.sources import AllegationLink, Source, Testimony
 from app.models.users import Team, User
 from app.models.vocab import District
-from app.services import ServiceError
+from app.services import ServiceError, people
 from app.services.allegations import qualifier
-from app.services.people import SEARCHABLE, mask
+from app.services.people import mask
 
 IDENTITY_KEYS = ("full_name", "father_name", "cnic", "phone")
 # Grades A (completely reliable) to E (unreliable) are a scale; F ("cannot be judged") is not on
@@ -143,41 +140,6 @@ def identity_used(identity: Mapping[str, str | None]) -> dict[str, str]:
             if k in IDENTITY_KEYS and isinstance(v, str) and v.strip()}
 
 
-def _norm(field: str, value: str) -> str:
-    spec = INDEXES[SEARCHABLE[field]]
-    return spec.normaliser(value) if spec.normaliser else normalise(value)
-
-
-def _matching_victims(actor: User, used: dict[str, str]) -> list[uuid.UUID]:
-    """People in the user's cases whose identity matches every given field exactly (the approach
-    of services.people.find_people: short blind index to narrow, decrypted values to confirm)."""
-    query = select(Person).join(Case, Case.id == Person.case_id).where(
-        visibility_clause(actor), Person.shredded_at.is_(None))
-    for field, value in used.items():
-        bidx = blind_index_of(SEARCHABLE[field], value)
-        if bidx is None:
-            raise ServiceError(_("Nothing to search for in this field."), field=field)
-        if field == "full_name":
-            other = blind_index_of("person_other_name", value)
-            query = query.where(or_(Person.full_name_bidx == bidx, Person.id.in_(
-                select(PersonName.person_id).where(PersonName.name_bidx == other))))
-        else:
-            query = query.where(getattr(Person, f"{field}_bidx") == bidx)
-    matched = []
-    for person in db.session.execute(query.limit(2000)).scalars():
-        ok = True
-        for field, value in used.items():
-            names = [getattr(person, field) or ""]
-            if field == "full_name":
-                names += [n.name or "" for n in person.other_names]
-            if _norm(field, value) not in {_norm(field, n) for n in names if n}:
-                ok = False
-                break
-        if ok:
-            matched.append(person.id)
-    return matched
-
-
 def _conditions(filters: SearchFilters) -> list:
     conditions = []
     if filters.district:
@@ -217,7 +179,7 @@ def search_acts(actor: User, filters: SearchFilters, identity: Mapping[str, str 
              .join(Case, Case.id == Act.case_id)
              .where(visibility_clause(actor), *_conditions(filters)))
     if used:
-        victims = _matching_victims(actor, used)
+        victims = [p.id for p in people.matching_people(actor, used)]
         query = query.where(Act.victim_id.in_(victims) if victims else false())
     total = db.session.execute(
         select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -55,7 +56,8 @@ from app.extensions import db
 BACKUP_ACTION = "backup.create"
 # Sign-in sessions are live credentials, not records: never backed up (everyone signs in again).
 EXCLUDED_TABLES = frozenset({"web_sessions"})
-ROWS_PER_BLOCK = 1024 * 1024  # bytes of JSON lines gathered before a data record is cut
+ROWS_PER_BLOCK = 1024 * 1024
+_STORAGE_NAME = re.compile(r"[0-9a-f]{32}")  # bytes of JSON lines gathered before a data record is cut
 
 Progress = Callable[[str], None]
 
@@ -246,6 +248,9 @@ def _evidence_members(conn: Connection, directory: Path, result: BackupResult,
     items = db.metadata.tables["evidence_items"]
     query = select(items.c.storage_name).order_by(items.c.storage_name)
     for (name,) in conn.execution_options(stream_results=True, yield_per=2000).execute(query):
+        if not _STORAGE_NAME.fullmatch(name or ""):
+            raise BackupError(f"An evidence item names the stored file {str(name)[:40]!r}, which "
+                              "is not a storage name: the evidence_items table was altered.")
         sizes: list[int] = []
         yield from _file_member(f"evidence/{name}", "evidence", directory / name, sizes)
         result.evidence_files += 1

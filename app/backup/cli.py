@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from flask.cli import ScriptInfo, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.backup.archive import BackupError
 from app.cli_keys import SKIP_KEY_CHECK
@@ -79,6 +80,9 @@ def create_command(path: Path, include_keys: bool, passphrase_file: Path | None)
         result = create_backup(path, include_keys=include_keys, passphrase=passphrase)
     except (BackupError, CryptoError, ValueError) as error:
         raise _fail(error) from None
+    except OSError as error:
+        raise _fail(RuntimeError(f"The backup could not be written ({error.strerror or error}); "
+                                 "nothing was left under its name.")) from None
     rows = sum(result.tables.values())
     click.echo(f"Backup written: {result.path} ({_mb(result.size)} in {result.seconds:.1f} s)")
     click.echo(f"  {len(result.tables)} tables, {rows} rows; {result.evidence_files} evidence "
@@ -143,6 +147,10 @@ def restore_command(ctx: click.Context, path: Path, passphrase_file: Path | None
             result = restore_backup(path, _passphrase_reader(passphrase_file, confirm=False))
         except (BackupError, CryptoError, ValueError) as error:
             raise _fail(error) from None
+        except SQLAlchemyError as error:
+            cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+            raise _fail(RuntimeError(f"The database refused the restore, so nothing was "
+                                     f"restored: {cause}")) from None
         if result.finished_interrupted:
             click.echo(f"Finished the interrupted restore of archive {result.archive_id}: "
                        f"{result.evidence_files} evidence files moved into place.")

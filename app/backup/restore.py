@@ -453,7 +453,11 @@ def restore_backup(path: Path, ask_passphrase: AskPassphrase) -> RestoreResult:
         discarded = conn.execute(select(func.count()).select_from(AuditEntry.__table__)).scalar()
         result.discarded_audit_entries = int(discarded or 0)
         for name in REPLACEABLE_TABLES:
-            conn.execute(db.metadata.tables[name].delete())
+            table = db.metadata.tables[name]
+            # Only when there is something to replace: on PostgreSQL the application role may
+            # not DELETE from the audit tables at all (deploy/postgres-roles.sql).
+            if conn.execute(select(func.count()).select_from(table)).scalar():
+                conn.execute(table.delete())
         manifest, audit_key, loaders = _load(path, header, choice.master, conn, staging, result)
         for loader in loaders:
             loader.apply_deferred()

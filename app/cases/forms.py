@@ -178,9 +178,6 @@ class AssignForm(FlaskForm):
 
 
 class FindPersonForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET search that changes nothing (it is audited)
-
     full_name = StringField(_l("Name (or another spelling)"), validators=[Optional()],
                             render_kw=TEXT)
     father_name = StringField(_l("Father's name"), validators=[Optional()], render_kw=TEXT)

@@ -109,15 +109,18 @@ def reveal_person(case_id: str, person_id: str) -> Any:
     return render_template("cases/person_revealed.html", case=case, person=person)
 
 
-@bp.route("/find-person")
+@bp.route("/find-person", methods=["GET", "POST"])
 @roles(*WORKERS)
 def find_person() -> Any:
-    form = FindPersonForm(request.args)
+    """POST only for the search itself: names and CNICs never end up in addresses, history or
+    server logs."""
+    form = FindPersonForm()
     results = None
-    if any(request.args.get(f) for f in ("full_name", "father_name", "cnic", "phone")):
+    if form.validate_on_submit():
         try:
             results = people_service.find_people(current_user, {
-                f: request.args.get(f, "") for f in ("full_name", "father_name", "cnic", "phone")})
+                f: getattr(form, f).data or "" for f in ("full_name", "father_name", "cnic",
+                                                          "phone")})
             db.session.commit()
         except ServiceError as error:
             db.session.rollback()

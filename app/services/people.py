@@ -125,17 +125,13 @@ def reveal_identity(actor: User, case: Case, person: Person, reason: str) -> Non
            case_id=case.id, details={"reason": reason})
 
 
-def find_people(actor: User, criteria: Mapping[str, str]) -> list[Person]:
-    """Exact-match search through blind indexes, only within cases the user may see.
+def matching_people(actor: User, criteria: Mapping[str, str]) -> list[Person]:
+    """Exact-match through blind indexes, only within cases the user may see; not audited.
 
     The short (ambiguous by design) index narrows candidates; each is then decrypted and compared
     in normalised form, so coincidental index matches never reach the user.
     """
-    from app.crypto.blind_index import normalise
-
-    used = {k: v.strip() for k, v in criteria.items() if k in SEARCHABLE and v and v.strip()}
-    if not used:
-        raise ServiceError(_("Type at least a name, father's name, CNIC or phone number."))
+    used = _used_criteria(criteria)
     query = select(Person).join(Case, Case.id == Person.case_id).where(
         visibility_clause(actor), Person.shredded_at.is_(None))
     for field, value in used.items():
@@ -148,26 +144,36 @@ def find_people(actor: User, criteria: Mapping[str, str]) -> list[Person]:
                 select(PersonName.person_id).where(PersonName.name_bidx == other))))
         else:
             query = query.where(getattr(Person, f"{field}_bidx") == bidx)
-    candidates = db.session.execute(query.limit(500)).scalars().all()
 
     def norm(field: str, value: str) -> str:
-        spec = INDEXES[SEARCHABLE[field]]
-        return spec.normaliser(value) if spec.normaliser else normalise(value)
+        return INDEXES[SEARCHABLE[field]].normaliser(value)
 
     results = []
-    for person in candidates:
-        ok = True
+    for person in db.session.execute(query.limit(2000)).scalars():
         for field, value in used.items():
-            wanted = norm(field, value)
             names = [getattr(person, field) or ""]
             if field == "full_name":
                 names += [n.name or "" for n in person.other_names]
-            if wanted not in {norm(field, n) for n in names if n}:
-                ok = False
-        if ok:
+            if norm(field, value) not in {norm(field, n) for n in names if n}:
+                break
+        else:
             results.append(person)
+    return results
+
+
+def _used_criteria(criteria: Mapping[str, str]) -> dict[str, str]:
+    used = {k: v.strip() for k, v in criteria.items() if k in SEARCHABLE and v and v.strip()}
+    if not used:
+        raise ServiceError(_("Type at least a name, father's name, CNIC or phone number."))
+    return used
+
+
+def find_people(actor: User, criteria: Mapping[str, str]) -> list[Person]:
+    """"Find a person" before entering the same disappeared person twice; audited (field names
+    and the number of results, never the values searched for)."""
+    results = matching_people(actor, criteria)
     record("person.search", actor_id=actor.id, object_type="person",
-           details={"fields": sorted(used), "results": len(results)})
+           details={"fields": sorted(_used_criteria(criteria)), "results": len(results)})
     return results
 
 
