@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import stat
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+
+from app.crypto.private_files import PrivateFileError, create_private_once, read_private_text
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_BYTES = 32
@@ -97,21 +97,17 @@ def _resolve_secret_key(app: Flask) -> None:
     if app.config.get("SECRET_KEY"):
         return
     path = Path(app.instance_path) / SECRET_KEY_FILE
-    if path.exists():
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise ConfigError(
-                f"{path} is readable by other users (mode {mode:o}); run: chmod 600 {path}"
-            )
-        app.config["SECRET_KEY"] = path.read_text(encoding="ascii").strip()
+    try:
+        app.config["SECRET_KEY"] = read_private_text(path, what="The secret key file").strip()
         return
+    except FileNotFoundError:
+        pass
+    except PrivateFileError as error:
+        raise ConfigError(str(error)) from None
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(value + "\n")
-    app.logger.warning("Created a new secret key at %s (mode 0600).", path)
-    app.config["SECRET_KEY"] = value
+    if create_private_once(path, (secrets.token_urlsafe(48) + "\n").encode("ascii")):
+        app.logger.warning("Created a new secret key at %s (mode 0600).", path)
+    app.config["SECRET_KEY"] = read_private_text(path, what="The secret key file").strip()
 
 
 def validate(config: Mapping[str, Any]) -> None:

@@ -19,9 +19,7 @@ AUDIT_CHECKPOINT_EVERY (default 1000) -- see `init_app`.
 from __future__ import annotations
 
 import base64
-import os
 import re
-import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +46,7 @@ from app.audit.checkpoint import (
 )
 from app.audit.merkle import TreeBuilder
 from app.audit.scan import scan
+from app.crypto.private_files import PrivateFileError, create_private_once, read_private_text
 from app.extensions import db
 from app.models.audit import AuditEntry
 from app.models.base import utcnow
@@ -103,23 +102,11 @@ def key_path(config: Any = None) -> Path:
 
 def _read_key(path: Path) -> Ed25519PrivateKey:
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as error:
-        raise AuditKeyError(f"The audit signing key {path} cannot be opened: {error}") from None
-    with os.fdopen(fd, "r", encoding="ascii", errors="strict") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise AuditKeyError(f"The audit signing key {path} is not a regular file.")
-        if info.st_mode & 0o077:
-            raise AuditKeyError(
-                f"The audit signing key {path} has mode {stat.S_IMODE(info.st_mode):04o}, "
-                f"readable by group or others. Run 'chmod 600 {path}' and consider the key "
-                "exposed: checkpoints signed with it prove less from now on."
-            )
-        try:
-            text = handle.read(16384)
-        except UnicodeDecodeError:
-            raise AuditKeyError(f"{path} is not a PEM private key.") from None
+        text = read_private_text(path, what="The audit signing key")
+    except (FileNotFoundError, PrivateFileError) as error:
+        raise AuditKeyError(f"{error} Checkpoints signed with an exposed key prove less."
+                            if isinstance(error, PrivateFileError) else
+                            f"The audit signing key {path} cannot be opened: {error}") from None
     try:
         return private_key_from_text(text)
     except (ValueError, TypeError):
@@ -128,22 +115,9 @@ def _read_key(path: Path) -> Ed25519PrivateKey:
 
 def _create_key(path: Path) -> Ed25519PrivateKey:
     """Write a fresh key atomically (0600); if another process won the race, use theirs."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = generate_signing_key()
-    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, private_key_to_text(key).encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
+    if not create_private_once(path, private_key_to_text(key).encode("ascii")):
         return _read_key(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return key
 
 

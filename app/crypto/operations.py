@@ -27,6 +27,7 @@ from app.crypto.cipher import FORMAT_VERSION
 from app.crypto.errors import CryptoError, KeyMissingError, WrongKeyError
 from app.crypto.fields import RegisteredField, registered_fields
 from app.crypto.keyring import PURPOSE_GENERAL, PURPOSE_PERSON, KeyRing, master_key_id
+from app.crypto.private_files import write_new_private
 from app.crypto.providers import (
     ExternalKeyProvider,
     FileKeyProvider,
@@ -102,20 +103,10 @@ def _general_keys() -> tuple[int | None, list[int], list[int]]:
 
 def write_private_file(path: Path, text: str) -> None:
     """Create ``path`` with mode 0600 and write ``text``; refuse to overwrite or follow a link."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, flags, 0o600)
+        write_new_private(path, text.encode("utf-8"))
     except FileExistsError:
         raise CryptoError(f"{path} already exists; choose a new file name.") from None
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        path.unlink(missing_ok=True)
-        raise
-    os.close(fd)
 
 
 def configured_provider() -> KeyProvider:

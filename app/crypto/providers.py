@@ -4,12 +4,18 @@ import base64
 import binascii
 import importlib
 import os
-import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
 from .errors import CryptoError, KeyFormatError, KeyMissingError, KeyPermissionError
+from .private_files import (
+    PrivateFileError,
+    create_private_once,
+    fsync_dir,
+    read_private_text,
+    write_temp_beside,
+)
 
 MASTER_KEY_BYTES = 32
 KEY_FILE_HEADER = "amanat-master-key v1"
@@ -69,7 +75,7 @@ class FileKeyProvider(KeyProvider):
 
     def load(self) -> bytes:
         try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            text = read_private_text(self.path, what="The master key file", limit=4096)
         except FileNotFoundError:
             if not self.create:
                 raise KeyMissingError(
@@ -77,24 +83,10 @@ class FileKeyProvider(KeyProvider):
                     "backup, or point the key provider setting at the right file."
                 ) from None
             return self._create()
-        except OSError as exc:
-            raise KeyMissingError(
-                f"The master key file {self.path} cannot be opened: {exc}"
-            ) from None
-        with os.fdopen(fd, "r", encoding="ascii", errors="strict") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise KeyFormatError(f"{self.path} is not a regular file.")
-            if info.st_mode & 0o077:
-                raise KeyPermissionError(
-                    f"The master key file {self.path} has mode {stat.S_IMODE(info.st_mode):04o}, "
-                    f"readable by group or others. Run 'chmod 600 {self.path}' and check who "
-                    "may have copied it."
-                )
-            try:
-                text = handle.read(4096)
-            except UnicodeDecodeError:
-                raise KeyFormatError(f"{self.path} is not an Amanat master key file.") from None
+        except PrivateFileError as error:
+            kind = {"loose_permissions": KeyPermissionError,
+                    "unopenable": KeyMissingError}.get(error.reason, KeyFormatError)
+            raise kind(str(error)) from None
         return self._parse(text)
 
     def _parse(self, text: str) -> bytes:
@@ -111,39 +103,15 @@ class FileKeyProvider(KeyProvider):
 
     def _write_temp(self, key: bytes) -> Path:
         """Write the key to a fresh 0600 file beside the target and return its path."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.urandom(6).hex()}.tmp")
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
-        )
-        try:
-            os.fchmod(fd, 0o600)  # the umask can only remove bits, but be explicit
-            os.write(fd, self._serialise(key))
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            tmp.unlink(missing_ok=True)
-            raise
-        os.close(fd)
-        return tmp
+        return write_temp_beside(self.path, self._serialise(key))
 
     def _fsync_dir(self) -> None:
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(self.path.parent)
 
     def _create(self) -> bytes:
         key = generate_master_key()
-        tmp = self._write_temp(key)
-        try:
-            os.link(tmp, self.path)  # fails if another process created the file first
-        except FileExistsError:
-            tmp.unlink(missing_ok=True)
-            return FileKeyProvider(self.path).load()
-        tmp.unlink(missing_ok=True)
-        self._fsync_dir()
+        if not create_private_once(self.path, self._serialise(key)):
+            return FileKeyProvider(self.path).load()  # another process created it first
         return key
 
     def store(self, key: bytes) -> None:
