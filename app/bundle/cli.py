@@ -3,16 +3,19 @@ over app.bundle; registered on app.cli by app.cli.register_commands."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from app.bundle import csv_import, demo, exporter
 from app.bundle.importer import ImportSummary, import_bundle
 from app.bundle.validate import BundleInvalid, parse
 from app.cases.queries import CaseFilters
+from app.crypto.private_files import replace_private
 from app.domain.vocab import CASE_STATUS
 from app.extensions import db
 from app.models.users import User
@@ -78,7 +81,14 @@ def import_command(file: str, dry_run: bool, as_email: str) -> None:
     _report_summary(summary)
 
 
+EXPORT_FORMATS = ("bundle", "deidentified-csv", "huridocs", "wgeid")
+
+
 @click.command("export")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="bundle",
+              show_default=True, help="bundle (docs/bundle-format.md), deidentified-csv "
+              "(analysts; docs/deidentification.md), huridocs (ESF codes) or wgeid (draft "
+              "submissions for the disappearances of --case).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write to this file (mode 0600) instead of standard output.")
 @click.option("--all", "everything", is_flag=True, help="Every case you may see.")
@@ -88,34 +98,84 @@ def import_command(file: str, dry_run: bool, as_email: str) -> None:
 @click.option("--district", metavar="CODE", help="Only cases with an act in this district.")
 @click.option("--as", "as_email", required=True, metavar="EMAIL", help=AS_HELP)
 @with_appcontext
-def export_command(output: str | None, everything: bool, references: tuple[str, ...],
+def export_command(fmt: str, output: str | None, everything: bool, references: tuple[str, ...],
                    status: str | None, district: str | None, as_email: str) -> None:
-    """Export cases as a bundle: only those the --as user may see, identities decrypted."""
-    actor = _actor(as_email)
-    if sum([everything, bool(references), bool(status or district)]) != 1:
-        raise click.UsageError("Choose one of --all, --case REF ..., or --status/--district.")
-    try:
-        chosen = exporter.select_cases(
-            actor, references=references, everything=everything,
-            filters=CaseFilters(status=status, district=district) if status or district else None)
-        result = exporter.export_bundle(actor, chosen, channel="cli")
-    except ServiceError as error:
-        db.session.rollback()
-        raise click.ClickException(error.message) from None
-    text = result.to_json()
+    """Export what the --as user may see, in one of Amanat's formats; every export is audited."""
+    if fmt == "deidentified-csv":
+        if references or status:
+            raise click.UsageError("deidentified-csv takes --all or --district only.")
+        text, summary = _export_deidentified(as_email, district)
+    else:
+        actor = _actor(as_email)
+        if sum([everything, bool(references), bool(status or district)]) != 1:
+            raise click.UsageError("Choose one of --all, --case REF ..., or --status/--district.")
+        if fmt == "wgeid" and not references:
+            raise click.UsageError("wgeid drafts are made per case: give --case REF.")
+        try:
+            chosen = exporter.select_cases(
+                actor, references=references, everything=everything,
+                filters=CaseFilters(status=status, district=district) if status or district
+                else None)
+            text, summary = _EXPORTERS[fmt](actor, chosen)
+        except ServiceError as error:
+            db.session.rollback()
+            raise click.ClickException(error.message) from None
     if output:
-        path = Path(output)
-        path.touch(mode=0o600, exist_ok=True)
-        path.chmod(0o600)
-        path.write_text(text, encoding="utf-8")
+        replace_private(Path(output), text.encode("utf-8"))
     db.session.commit()  # the audit entry is kept only once the data is out
     if not output:
         click.echo(text, nl=False)
-    click.echo(f"Exported {len(result.case_ids)} case(s)"
-               + (f" to {output}." if output else "."), err=True)
+    click.echo(summary + (f" Written to {output}." if output else ""), err=True)
+
+
+def _export_bundle(actor: User, chosen: list) -> tuple[str, str]:
+    result = exporter.export_bundle(actor, chosen, channel="cli")
+    summary = f"Exported {len(result.case_ids)} case(s)."
     if result.skipped_evidence_links:
-        click.echo(f"Note: {result.skipped_evidence_links} link(s) to evidence files were left "
-                   "out; evidence files do not travel in bundle version 1.", err=True)
+        summary += (f" Note: {result.skipped_evidence_links} link(s) to evidence files were left "
+                    "out; evidence files do not travel in bundle version 1.")
+    return result.to_json(), summary
+
+
+def _export_huridocs(actor: User, chosen: list) -> tuple[str, str]:
+    from app.exports.huridocs import export_huridocs
+
+    data = export_huridocs(actor, [c.id for c in chosen], output="cli")
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n", (
+        f"Exported {len(chosen)} case(s) in HURIDOCS ESF form.")
+
+
+def _export_wgeid(actor: User, chosen: list) -> tuple[str, str]:
+    from app.domain.vocab import DISAPPEARANCE_ACTS
+    from app.exports.wgeid import wgeid_draft
+    from app.models.acts import Act
+
+    drafts = []
+    for case in chosen:
+        acts = db.session.execute(select(Act).where(
+            Act.case_id == case.id, Act.act_type.in_(DISAPPEARANCE_ACTS))).scalars().all()
+        drafts += [wgeid_draft(actor, case, act, output="cli").render_text() for act in acts]
+    if not drafts:
+        raise ServiceError("These cases record no disappearance or abduction.")
+    return "\n\n".join(drafts), f"Wrote {len(drafts)} WGEID draft(s)."
+
+
+def _export_deidentified(as_email: str, district: str | None) -> tuple[str, str]:
+    from app.analysis.deidentify import deidentified_rows, rows_to_csv
+    from app.analysis.scope import AnalysisFilters
+
+    actor = accounts.find_user_by_email(as_email)
+    if actor is None or not actor.active:
+        raise click.ClickException(f"No active account with email address {as_email}.")
+    try:
+        rows = deidentified_rows(actor, AnalysisFilters(district=district))
+    except ServiceError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    return rows_to_csv(rows), f"Exported {len(rows)} de-identified row(s)."
+
+
+_EXPORTERS = {"bundle": _export_bundle, "huridocs": _export_huridocs, "wgeid": _export_wgeid}
 
 
 def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:

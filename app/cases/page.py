@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.access import Action, can
 from app.cases.forms import AssignForm, TransitionForm
+from app.duplicates.job import linked_records
 from app.extensions import db
 from app.models.acts import Act
 from app.models.cases import CaseNote
@@ -81,4 +82,5 @@ def case_page_context(case: Any) -> dict[str, Any]:
         "team_users": team_users, "member_ids": {u.id for u in case.members},
         "district_names": {d.code: d.name for d in districts()},
         "unsupported": sum(1 for row in act_rows if row["support"].unsupported),
+        "linked": linked_records(current_user, [p.id for p in people]),
     }
