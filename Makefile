@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed-app
 	$(BIN)/amanat db upgrade
-	@$(BIN)/amanat setup-link --if-needed
+	@AMANAT_BASE_URL=http://$(HOST):$(PORT) $(BIN)/amanat setup-link --if-needed
 	$(BIN)/amanat run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test
