@@ -115,3 +115,12 @@ def test_other_teams_case_is_not_found(app, caseworker):
         case_id = db.session.execute(select(Case.id)).scalar_one()
     assert client.get(f"/cases/{case_id}").status_code == 404
     assert "AM-" not in client.get("/cases/").get_data(as_text=True)
+
+
+def test_case_page_shows_its_history_with_field_names_only(app, caseworker, caseworker_client):
+    case_id = make_case(app, caseworker)
+    page = caseworker_client.get(f"/cases/{case_id}").get_data(as_text=True)
+    history = page.split('id="history"', 1)[1]
+    assert "case.create" in history and "person.create" in history and "link.create" in history
+    assert "full_name" in history  # which fields changed
+    assert "Bashir" not in history  # never what they were

@@ -3,6 +3,7 @@ the material behind it and whether it is unsupported; people with the roles link
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -14,6 +15,7 @@ from app.cases.forms import AssignForm, TransitionForm
 from app.duplicates.job import linked_records
 from app.extensions import db
 from app.models.acts import Act
+from app.models.audit import AuditEntry
 from app.models.cases import CaseNote
 from app.models.evidence import EvidenceItem
 from app.models.followups import FollowUp
@@ -83,4 +85,25 @@ def case_page_context(case: Any) -> dict[str, Any]:
         "district_names": {d.code: d.name for d in districts()},
         "unsupported": sum(1 for row in act_rows if row["support"].unsupported),
         "linked": linked_records(current_user, [p.id for p in people]),
+        "history": case_history(case),
     }
+
+
+HISTORY_LENGTH = 25
+
+
+def case_history(case: Any) -> list[dict[str, Any]]:
+    """The latest audit entries about this case: who did what, and which fields (never values)."""
+    entries = list(db.session.execute(
+        select(AuditEntry).where(AuditEntry.case_id == case.id)
+        .order_by(AuditEntry.seq.desc()).limit(HISTORY_LENGTH)).scalars())
+    names = dict(db.session.execute(select(User.id, User.name).where(
+        User.id.in_({e.actor_id for e in entries if e.actor_id}))).all())
+    rows = []
+    for entry in entries:
+        details = json.loads(entry.details or "{}")
+        rows.append({"at": entry.occurred_at, "who": names.get(entry.actor_id, "—"),
+                     "action": entry.action, "fields": details.get("fields") or [],
+                     "change": (details.get("from"), details.get("to"))
+                     if "to" in details else None})
+    return rows
