@@ -31,6 +31,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
 
     db.init_app(app)
+    from app.web.errors import refuse_when_database_unavailable
+
+    app.before_request(refuse_when_database_unavailable)  # before CSRF and the guard
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     csrf.init_app(app)

@@ -559,3 +559,32 @@ def test_master_key_ids_name_the_installation(app, tmp_path):
     assert hashlib.sha256(key).hexdigest() not in path.read_bytes().decode("latin-1")
     with pytest.raises(ForeignArchiveError):
         list(archive.read_events(path, header, generate_master_key()))
+
+
+def test_the_documented_new_server_procedure(app, sqlite_template, tmp_path):
+    """keys backup -> (new server) keys restore -> restore -> audit verify, all through the CLI."""
+    seeded = seed(app, world=False)
+    runner = CliRunner()
+    secret = tmp_path / "passphrase"
+    secret.write_text(PASSPHRASE + "\n")
+    key_backup = tmp_path / "offline" / "master.key-backup"
+    key_backup.parent.mkdir()
+    assert runner.invoke(main, ["keys", "backup", "-o", str(key_backup), "--passphrase-file",
+                                str(secret)], env=cli_env(app)).exit_code == 0
+    before = table_counts(app)  # with the keys.backup entry
+    path = tmp_path / "nightly.amanat-backup"
+    backup_of(app, path)
+
+    target = sqlite_installation(sqlite_template, tmp_path / "new-server")
+    shutil.copy2(app.config["AUDIT_SIGNING_KEY_FILE"], target.config["AUDIT_SIGNING_KEY_FILE"])
+    restored_key = runner.invoke(main, ["keys", "restore", str(key_backup), "--passphrase-file",
+                                        str(secret)], env=cli_env(target))
+    assert restored_key.exit_code == 0, restored_key.output
+    restored = runner.invoke(main, ["restore", str(path)], env=cli_env(target))
+    assert restored.exit_code == 0, restored.output
+    assert "1 audit entries of the empty installation were replaced" in restored.output
+    assert_equal_records(app, target, seeded, before)
+    verified = runner.invoke(main, ["audit", "verify"], env=cli_env(target))
+    assert verified.exit_code == 0, verified.output
+    assert "Verification PASSED" in verified.output
+    close(target)

@@ -120,6 +120,22 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def _too_deep_at(value: Any) -> list[list[Any]]:
+    """Every path where nesting exceeds MAX_DEPTH (no recursion, like _depth)."""
+    found: list[list[Any]] = []
+    stack: list[tuple[Any, int, list[Any]]] = [(value, 1, [])]
+    while stack:
+        item, level, parts = stack.pop()
+        if level > MAX_DEPTH:
+            found.append(parts)
+            continue
+        if isinstance(item, dict):
+            stack.extend((v, level + 1, parts + [k]) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1, parts + [i]) for i, v in enumerate(item))
+    return sorted(found, key=path_of)
+
+
 def parse(raw: bytes | str, *, limit: int | None = None) -> Any:
     """Bytes to a Python value, refusing oversized, undecodable, malformed or too-deep input."""
     limit = limit or max_bytes()
@@ -148,7 +164,9 @@ def parse(raw: bytes | str, *, limit: int | None = None) -> Any:
         raise BundleInvalid([Issue("$", _(
             "This is not valid JSON: %(msg)s at line %(line)d, column %(col)d.",
             msg=error.msg, line=error.lineno, col=error.colno))]) from None
-    except ValueError:
+    except ValueError as error:
+        if "digits" in str(error):  # Python's limit on integer length
+            raise BundleInvalid([Issue("$", _("A number has too many digits."))]) from None
         raise BundleInvalid([Issue("$", _("NaN and Infinity are not valid JSON numbers."))]) \
             from None
     if _depth(value) > MAX_DEPTH:
@@ -492,12 +510,22 @@ class _Checker:
 
 def validate_bundle(bundle: Any, actor: User | None = None) -> list[Issue]:
     """Every problem with this bundle (empty when it can be imported by `actor`)."""
+    deep = _too_deep_at(bundle)  # also for values that did not come through parse()
+    if deep:
+        return [Issue(path_of(parts), _("nested too deeply (more than %(n)d levels); this is "
+                                        "not a bundle", n=MAX_DEPTH)) for parts in deep]
     issues = schema_issues(bundle)
     if isinstance(bundle, dict) and (bundle.get("format") != FORMAT
                                      or bundle.get("version") != VERSION):
         # Another format or version: the field-by-field messages would only confuse.
         return [i for i in issues if i.path in ("$", "$.format", "$.version")] or issues
-    issues += _Checker(actor, {i.path for i in issues}).run(bundle)
+    try:
+        issues += _Checker(actor, {i.path for i in issues}).run(bundle)
+    except (TypeError, AttributeError, ValueError, KeyError):
+        # The cross-reference rules assume the schema's types; where the schema already refused
+        # something, its messages are the ones to read. A crash on a schema-valid bundle is a bug.
+        if not issues:
+            raise
     return issues
 
 

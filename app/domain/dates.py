@@ -95,6 +95,8 @@ def from_parts(value: str | None, precision: str, as_given: str | None = None) -
 def parse(text: str | None) -> PartialDate:
     """Read what a caseworker typed. Raises DateError with a helpful message."""
     raw = (text or "").strip()
+    if "\x00" in raw or len(raw) > 80:
+        raise DateError("Write a date like 2025-03-11, 11 March 2025, March 2025 or 2019.")
     if not raw or raw.lower() in {"unknown", "not known", "?"}:
         return PartialDate(None, "unknown", raw or None)
     approximate = bool(_APPROX.match(raw))

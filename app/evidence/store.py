@@ -153,6 +153,13 @@ class EvidenceStore:
             raise EvidenceTampered(storage_name, str(error)) from None
         return key
 
+    def discard_uncommitted(self, storage_name: str) -> None:
+        """Remove a file whose database record was never committed (an orphan, not evidence).
+
+        The only deletion the store offers: committed evidence is never removed by the app.
+        """
+        self._path(storage_name).unlink(missing_ok=True)
+
     def verify(self, storage_name: str, expected_sha256: str) -> None:
         """Decrypt the whole file to nowhere; raise EvidenceTampered unless it is the original."""
         with self._open(storage_name) as handle:

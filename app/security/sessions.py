@@ -12,6 +12,7 @@ from flask import Flask, Request, Response
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import OperationalError
 from werkzeug.datastructures import CallbackDict
 
 from app.extensions import db
@@ -46,6 +47,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.last_seen_at = last_seen_at
         self.modified = False
         self.regenerate_requested = False
+        self.database_unavailable = False
 
     def regenerate(self) -> None:
         """Issue a fresh id at the end of this request (at sign-in and privilege changes)."""
@@ -63,9 +65,15 @@ class DatabaseSessionInterface(SessionInterface):
         sid = request.cookies.get(self.cookie_name(app))
         if not sid or len(sid) > 64:
             return ServerSession()
-        row = db.session.execute(
-            select(WebSession).where(WebSession.id_hash == _hash(sid))
-        ).scalar_one_or_none()
+        try:
+            row = db.session.execute(
+                select(WebSession).where(WebSession.id_hash == _hash(sid))
+            ).scalar_one_or_none()
+        except OperationalError:
+            db.session.rollback()
+            unavailable = ServerSession()
+            unavailable.database_unavailable = True  # the guard answers "try again" (503)
+            return unavailable
         if row is None:
             return ServerSession()
         now = _now()
@@ -85,6 +93,14 @@ class DatabaseSessionInterface(SessionInterface):
         return session
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
+        try:
+            self._save(app, session, response)
+        except OperationalError:
+            # The database went away: the response (a "try again" page) still goes out; the
+            # session row keeps its last state and the next request reads it again.
+            app.logger.error("Session not saved: the database is unavailable.")
+
+    def _save(self, app: Flask, session: ServerSession, response: Response) -> None:
         name = self.cookie_name(app)
         cookie_args = {
             "domain": None,

@@ -9,6 +9,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.access import Action, can
 from app.audit.recorder import record
@@ -38,12 +40,16 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
 def next_reference(year: int | None = None) -> str:
     """AM-<year>-<nnnn>: the counter row is locked (FOR UPDATE; SQLite serialises writers)."""
     year = year or datetime.now(UTC).year
+    # Make sure the year's row exists without racing another writer (FOR UPDATE cannot lock a
+    # row that is not there yet), then lock it.
+    dialect = db.session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(insert_(CaseReferenceCounter).values(year=year, last=0)
+                       .on_conflict_do_nothing(index_elements=["year"]))
     counter = db.session.execute(
         select(CaseReferenceCounter).where(CaseReferenceCounter.year == year).with_for_update()
-    ).scalar_one_or_none()
-    if counter is None:
-        counter = CaseReferenceCounter(year=year, last=0)
-        db.session.add(counter)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
     counter.last += 1
     db.session.flush()
     return f"AM-{year}-{counter.last:04d}"

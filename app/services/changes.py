@@ -29,6 +29,10 @@ def populate(obj: Any, data: Mapping[str, Any], allowed: Iterable[str]) -> dict[
     unknown = set(data) - allowed
     if unknown:
         raise ServiceError(_("These fields cannot be set here: %(f)s", f=", ".join(sorted(unknown))))
+    for field, new in data.items():
+        if isinstance(new, str) and "\x00" in new:
+            raise ServiceError(_("This text contains a NUL character, which cannot be stored. "
+                                 "Remove it (it is often pasted in by accident)."), field=field)
     changes: dict[str, tuple] = {}
     # No autoflush while half the fields are set (encrypting a field may query the key ring),
     # so one save is one UPDATE and raises the version once.

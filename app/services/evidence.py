@@ -26,11 +26,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.access import Action, can
 from app.audit.recorder import record
@@ -176,6 +177,22 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+_PENDING_FILES = "amanat.pending_evidence_files"
+
+
+@event.listens_for(Session, "after_commit")
+def _files_kept(session: Session) -> None:
+    session.info.pop(_PENDING_FILES, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _files_discarded(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.nested:
+        return
+    for evidence_store, name in session.info.pop(_PENDING_FILES, []):
+        evidence_store.discard_uncommitted(name)
+
+
 def store() -> EvidenceStore:
     return EvidenceStore(current_app.config["EVIDENCE_DIR"])
 
@@ -227,7 +244,11 @@ def add_evidence(actor: User, case: Case, stream: BinaryIO, *, filename: str | N
                              "unpacked."), field="file")
     max_size = current_app.config["MAX_EVIDENCE_BYTES"]
     try:
-        stored = store().save(_Prefixed(head, stream), max_size=max_size)  # type: ignore[arg-type]
+        evidence_store = store()
+        stored = evidence_store.save(_Prefixed(head, stream), max_size=max_size)  # type: ignore[arg-type]
+        # Until the record commits, the file is an orphan to discard if the transaction fails.
+        db.session.info.setdefault(_PENDING_FILES, []).append(
+            (evidence_store, stored.storage_name))
     except EvidenceTooLarge:
         raise ServiceError(_("The file is larger than the evidence limit of %(mb)s MB; nothing "
                              "was stored.", mb=_megabytes(max_size)), field="file") from None

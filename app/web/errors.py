@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, render_template
+from flask import Flask, g, render_template, session
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -18,6 +18,14 @@ def _render(code: int, template: str | None = None) -> Any:
     return render_template(template or f"errors/{code}.html", request_id=g.get("request_id")), code
 
 
+def refuse_when_database_unavailable() -> Any:
+    """Registered first of all request hooks: when even the session could not be read, answer
+    "try again" before CSRF or sign-in checks misread the missing session."""
+    if getattr(session, "database_unavailable", False):
+        return _render(503, "errors/503.html")
+    return None
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(_: CSRFError) -> Any:
@@ -27,6 +35,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
         db.session.rollback()
+        if isinstance(getattr(error, "original_exception", None), OperationalError):
+            return database_unavailable(error.original_exception)  # type: ignore[attr-defined]
         code = error.code or 500
         if code in HANDLED:
             return _render(code)
