@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults -> instance/config.py -> AMANAT_* env -> `config` (tests)."""
     app = Flask(
         __name__,
-        instance_path=str(Path((config or {}).get("INSTANCE_PATH") or ROOT / "instance")),
+        instance_path=str(Path((config or {}).get("INSTANCE_PATH")
+                               or os.environ.get("AMANAT_INSTANCE_PATH") or ROOT / "instance")),
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
         static_folder="static",
     )
     load_config(app, config)
+    if app.config["PROXY_COUNT"]:
+        # Behind nginx: take the client address and scheme from that many trusted proxies, so
+        # throttling and the audit trail see the real address.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
     logging.basicConfig(level=app.config["LOG_LEVEL"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
 

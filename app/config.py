@@ -42,6 +42,7 @@ class Defaults:
     ANONYMOUS_SESSION_MINUTES = 60
     STEP_UP_MINUTES = 15
     HTTPS = False  # set when served behind TLS: __Host- cookie, Secure flag, HSTS
+    PROXY_COUNT = 0  # trusted reverse proxies in front (1 behind nginx): real client addresses
 
     # One-time links.
     SETUP_TOKEN_HOURS = 24

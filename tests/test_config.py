@@ -81,3 +81,41 @@ def test_production_hash_uses_argon2id_64mib_t3_p1(tmp_path):
         params = extract_parameters(hash_password("quetta-river-lantern-1987"))
     assert (params.type.name, params.memory_cost, params.time_cost, params.parallelism) == (
         "ID", 65536, 3, 1)
+
+
+def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for(tmp_path):
+    app = create_app(_config(tmp_path, PROXY_COUNT=1))
+    seen = {}
+
+    @app.route("/whoami")
+    def whoami():
+        from flask import request
+
+        seen["addr"] = request.remote_addr
+        return "ok"
+
+    from app.web.guard import public
+
+    public(whoami)
+    app.test_client().get("/whoami", headers={"X-Forwarded-For": "203.0.113.7"},
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert seen["addr"] == "203.0.113.7"
+
+
+def test_without_a_proxy_forwarded_headers_are_ignored(tmp_path):
+    app = create_app(_config(tmp_path))
+    seen = {}
+
+    @app.route("/whoami")
+    def whoami():
+        from flask import request
+
+        seen["addr"] = request.remote_addr
+        return "ok"
+
+    from app.web.guard import public
+
+    public(whoami)
+    app.test_client().get("/whoami", headers={"X-Forwarded-For": "203.0.113.7"},
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert seen["addr"] == "127.0.0.1"
