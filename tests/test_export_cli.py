@@ -80,3 +80,26 @@ def test_caseworker_cannot_take_deidentified_rows_and_analyst_cannot_take_bundle
     assert refused.exit_code == 1
     refused = runner.invoke(args=["export", "--all", "--as", analyst.email])
     assert refused.exit_code == 1 and "only active caseworkers and supervisors" in refused.output
+
+
+def test_bundle_sealed_under_a_passphrase_travels_and_imports(app, runner, caseworker, tmp_path):
+    ref = _reference(app, make_case(app, caseworker))
+    secret = tmp_path / "passphrase.txt"
+    secret.write_text("quetta river lantern at dusk\n")
+    out = tmp_path / "transfer.json"
+    result = runner.invoke(args=["export", "--case", ref, "--as", caseworker.email,
+                                 "-o", str(out), "--passphrase-file", str(secret)])
+    assert result.exit_code == 0, result.output
+    raw = out.read_text()
+    assert "Bashir" not in raw and "Turbat" not in raw  # nothing readable in transit
+    refused = runner.invoke(args=["import", str(out), "--as", caseworker.email, "--dry-run"])
+    assert refused.exit_code == 1 and "sealed" in refused.output
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("not the right passphrase at all\n")
+    refused = runner.invoke(args=["import", str(out), "--as", caseworker.email, "--dry-run",
+                                  "--passphrase-file", str(wrong)])
+    assert refused.exit_code == 1 and "passphrase is wrong" in refused.output
+    opened = runner.invoke(args=["import", str(out), "--as", caseworker.email, "--dry-run",
+                                 "--passphrase-file", str(secret)])
+    assert opened.exit_code == 0, opened.output
+    assert "Dry run" in opened.output

@@ -15,6 +15,8 @@ from app.bundle import csv_import, demo, exporter
 from app.bundle.importer import ImportSummary, import_bundle
 from app.bundle.validate import BundleInvalid, parse
 from app.cases.queries import CaseFilters
+from app.crypto import sealed
+from app.crypto.errors import WrongKeyError
 from app.crypto.private_files import replace_private
 from app.domain.vocab import CASE_STATUS
 from app.extensions import db
@@ -49,6 +51,10 @@ def _read(path: str) -> bytes:
     return file.read_bytes()
 
 
+def _passphrase(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+
+
 def _report_issues(error: BundleInvalid) -> None:
     click.echo(f"Refused: {len(error.issues)} problem(s); nothing was imported.", err=True)
     for issue in error.issues:
@@ -69,12 +75,23 @@ def _report_summary(summary: ImportSummary) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Check everything and report; write nothing.")
 @click.option("--as", "as_email", required=True, metavar="EMAIL", help=AS_HELP)
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
+              help="Passphrase of a bundle sealed by `amanat export --passphrase-file`.")
 @with_appcontext
-def import_command(file: str, dry_run: bool, as_email: str) -> None:
+def import_command(file: str, dry_run: bool, as_email: str, passphrase_file: str | None) -> None:
     """Import a bundle FILE (docs/bundle-format.md): all of it, or nothing."""
     actor = _actor(as_email)
     try:
-        summary = import_bundle(actor, parse(_read(file)), dry_run=dry_run)
+        value = parse(_read(file))
+        if sealed.is_sealed(value):
+            if not passphrase_file:
+                raise click.ClickException("This bundle is sealed: give --passphrase-file.")
+            try:
+                value = parse(sealed.unseal(value, _passphrase(passphrase_file),
+                                            content="amanat-bundle"))
+            except (WrongKeyError, ValueError) as error:
+                raise click.ClickException(str(error)) from None
+        summary = import_bundle(actor, value, dry_run=dry_run)
     except BundleInvalid as error:
         _report_issues(error)
         raise SystemExit(1) from None
@@ -97,9 +114,13 @@ EXPORT_FORMATS = ("bundle", "deidentified-csv", "huridocs", "wgeid")
 @click.option("--status", type=click.Choice(CASE_STATUS), help="Only cases with this status.")
 @click.option("--district", metavar="CODE", help="Only cases with an act in this district.")
 @click.option("--as", "as_email", required=True, metavar="EMAIL", help=AS_HELP)
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
+              help="Seal the export under the passphrase in this file (AES-256-GCM, scrypt) "
+              "for transfer; `amanat import --passphrase-file` opens it.")
 @with_appcontext
 def export_command(fmt: str, output: str | None, everything: bool, references: tuple[str, ...],
-                   status: str | None, district: str | None, as_email: str) -> None:
+                   status: str | None, district: str | None, as_email: str,
+                   passphrase_file: str | None) -> None:
     """Export what the --as user may see, in one of Amanat's formats; every export is audited."""
     if fmt == "deidentified-csv":
         if references or status:
@@ -120,6 +141,13 @@ def export_command(fmt: str, output: str | None, everything: bool, references: t
         except ServiceError as error:
             db.session.rollback()
             raise click.ClickException(error.message) from None
+    if passphrase_file:
+        try:
+            text = sealed.seal(text.encode("utf-8"), _passphrase(passphrase_file),
+                               content=f"amanat-{fmt}")
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        summary += " Sealed under the passphrase."
     if output:
         replace_private(Path(output), text.encode("utf-8"))
     db.session.commit()  # the audit entry is kept only once the data is out
