@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.access import Action, can
 from app.cases.forms import AssignForm, TransitionForm
+from app.crypto import runtime
 from app.duplicates.job import linked_records
 from app.extensions import db
 from app.models.acts import Act
@@ -29,6 +30,8 @@ from app.services.vocabularies import districts
 
 def case_page_context(case: Any) -> dict[str, Any]:
     people = people_of(case)
+    # One key-store read for every person's own key, instead of one per name shown.
+    runtime.keyring().preload(p.data_key_id for p in people)
     by_id = {p.id: p for p in people}
     acts = list(db.session.execute(select(Act).where(Act.case_id == case.id)
                                    .order_by(Act.start_earliest, Act.created_at)).scalars())

@@ -299,6 +299,25 @@ class KeyRing:
                 self._cache.popitem(last=False)
         return entry
 
+    def preload(self, key_ids: Iterable[int]) -> None:
+        """Unwrap these keys into the cache with one key-store read (e.g. every person on a page).
+
+        Keys already cached, destroyed or missing are skipped here; using them later raises as
+        usual. Without `get_many` on the store this does nothing (keys load one by one on use).
+        """
+        get_many = getattr(self.store, "get_many", None)
+        now = time.monotonic()
+        with self._lock:
+            wanted = {k for k in key_ids if k is not None and not (
+                k in self._cache and now - self._cache[k].loaded_at < self._cache_ttl)}
+        if not wanted or get_many is None:
+            return
+        master = self._master_state()
+        for record in get_many(sorted(wanted)):
+            if record.destroyed or record.wrapped is None:
+                continue
+            self._remember(record.key_id, self._unwrap_checked(*master, record))
+
     def data_key(self, key_id: int) -> bytes:
         """Return the unwrapped 32-byte data key ``key_id``."""
         return self._entry(key_id).key

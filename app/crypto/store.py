@@ -27,6 +27,11 @@ class SqlKeyStore:
         row = db.session.get(DataKey, key_id)
         return _as_wrapped(row) if row is not None else None
 
+    def get_many(self, key_ids: list[int]) -> list[WrappedKey]:
+        """Several keys in one query (KeyRing.preload)."""
+        rows = db.session.execute(select(DataKey).where(DataKey.id.in_(key_ids))).scalars()
+        return [_as_wrapped(row) for row in rows]
+
     def add(self, purpose: str, wrapped: bytes, master_key_id: str) -> int:
         while True:
             key_id = secrets.randbelow(min(MAX_KEY_ID, 2**31 - 1)) + 1

@@ -241,3 +241,32 @@ def test_master_key_is_read_when_first_needed_not_when_the_ring_is_built():
     ring.active_key_id(PURPOSE_GENERAL)
     ring.active_key_id("evidence")
     assert calls == [1]
+
+
+def test_preload_unwraps_many_keys_with_one_store_read():
+    import base64
+    import os
+
+    from app.crypto.keyring import KeyRing, MemoryKeyStore
+    from app.crypto.providers import EnvKeyProvider, generate_master_key
+
+    os.environ["AMANAT_PRELOAD_TEST_KEY"] = base64.b64encode(generate_master_key()).decode()
+    store = MemoryKeyStore()
+    ring = KeyRing(EnvKeyProvider("AMANAT_PRELOAD_TEST_KEY"), store)
+    ids = [ring.new_key("person", make_active=False) for _ in range(5)]
+    ring._cache.clear()
+    single_get = store.get
+    reads = []
+
+    def get_many(wanted):
+        reads.append(list(wanted))
+        return [single_get(i) for i in wanted]
+
+    def refuse(key_id):
+        raise AssertionError("a key was read one by one")
+
+    store.get_many = get_many  # type: ignore[attr-defined]
+    store.get = refuse  # type: ignore[method-assign]
+    ring.preload(ids)
+    assert reads == [sorted(ids)]
+    assert all(len(ring.data_key(i)) == 32 for i in ids)  # served from the cache
