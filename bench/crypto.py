@@ -30,8 +30,8 @@ from bench.base import Benchmark
 from bench.harness import Context, log
 from bench.inproc import (
     TestClientUser,
-    add_team,
     Timers,
+    add_team,
     load_average,
     peak_rss_kib,
     reset_peak_rss,

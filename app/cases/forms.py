@@ -172,6 +172,12 @@ class TransitionForm(FlaskForm):
     submit = SubmitField(_l("Confirm"))
 
 
+class NoteForm(FlaskForm):
+    comment = TextAreaField(_l("Add a note"), validators=[Optional(), Length(max=20000)],
+                            render_kw={**TEXT, "rows": 3})
+    submit = SubmitField(_l("Add note"))
+
+
 class AssignForm(FlaskForm):
     members = SelectField(_l("Assign"), choices=[], validate_choice=False)
     submit = SubmitField(_l("Save"))

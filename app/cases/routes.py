@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.access import Action, load_case_or_404
 from app.cases import bp
-from app.cases.forms import AssignForm, CaseFilterForm, CaseForm, TransitionForm
+from app.cases.forms import AssignForm, CaseFilterForm, CaseForm, NoteForm, TransitionForm
 from app.cases.helpers import as_uuid, code_choices, district_choices, run, term_choices
 from app.cases.page import case_page_context
 from app.cases.queries import CaseFilters, acts_by_case, filtered_cases
@@ -151,9 +151,12 @@ def assign(case_id: str) -> Any:
 @roles(*WORKERS)
 def add_note(case_id: str) -> Any:
     case = load_case_or_404(case_id, Action.VIEW, current_user)
-    form = TransitionForm()
+    form = NoteForm()
     if not form.validate_on_submit():
-        abort(400)
+        if form.csrf_token.errors:
+            abort(400)
+        flash(_("Keep a note under 20,000 characters; it was not added."), "error")
+        return redirect(url_for("cases.view", case_id=case.id) + "#notes")
     try:
         case_service.add_note(current_user, case, form.comment.data or "")
     except ServiceError as error:

@@ -74,6 +74,8 @@ def from_parts(value: str | None, precision: str, as_given: str | None = None) -
     """Build from stored/imported parts, checking that the value is cut to its precision."""
     if precision not in PRECISIONS:
         raise DateError(f"Unknown date precision {precision!r}.")
+    if as_given is not None and ("\x00" in as_given or len(as_given) > 80):
+        raise DateError("The date as given must be text of at most 80 characters.")
     if value in (None, ""):
         if precision != "unknown":
             raise DateError("A date with a precision needs a value.")

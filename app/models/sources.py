@@ -34,6 +34,7 @@ class Source(UUIDPrimaryKey, Timestamps, Versioned, AuthoredMixin, db.Model):
 class Testimony(UUIDPrimaryKey, Timestamps, Versioned, AuthoredMixin, db.Model):
     """One statement or item of source material."""
 
+    __test__ = False  # not a pytest test class, whatever its name
     __tablename__ = "testimonies"
     __table_args__ = (CheckConstraint("credibility BETWEEN 1 AND 6", name="credibility_range"),)
 
