@@ -72,7 +72,7 @@ def edit_person(case_id: str, person_id: str) -> Any:
         form = PersonForm(obj=person)
         form.version.data = person.version
         form.other_names.data = "\n".join(n.name for n in person.other_names)
-        people_service.reveal_identity(current_user, case, person, "prepare_submission")
+        people_service.reveal_identity(current_user, case, person, "edit_record")
         db.session.commit()
     else:
         form = PersonForm()

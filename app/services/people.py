@@ -29,7 +29,7 @@ PERSON_FIELDS = IDENTITY_FIELDS + ("counting_unit", "sex", "age", "age_group", "
                                    "affiliation")
 SEARCHABLE = {"full_name": "person_name", "father_name": "person_father_name",
               "cnic": "person_cnic", "phone": "person_phone"}
-REVEAL_REASONS = ("verify_with_family", "prepare_submission", "check_duplicate",
+REVEAL_REASONS = ("verify_with_family", "prepare_submission", "check_duplicate", "edit_record",
                   "court_or_legal", "supervisor_review", "other")
 
 
