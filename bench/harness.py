@@ -24,7 +24,8 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
+# AMANAT_BENCH_OUT lets two benchmark runs work side by side without clobbering each other.
+OUT = Path(os.environ.get("AMANAT_BENCH_OUT") or ROOT / "bench" / "out")
 BIN = Path(sys.executable).parent
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/amanat_bench"
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bench import scale_cache
 from bench.base import Benchmark
 from bench.bulk_seed import bulk_seed
 from bench.harness import Context, log
@@ -70,6 +71,9 @@ class Scale(Benchmark):
                             help="seconds at most per endpoint (at least 8 requests)")
         parser.add_argument("--scale-import", type=int, default=10_000, metavar="N",
                             help="cases in the imported bundle (0: skip)")
+        parser.add_argument("--scale-cache", action="store_true",
+                            help="reuse a snapshot of the seeded instance (made on first use; "
+                                 "only when scale is the one benchmark run)")
 
     def prepare(self, ctx: Context) -> None:
         from app.extensions import db
@@ -77,6 +81,15 @@ class Scale(Benchmark):
         from app.services import accounts
 
         n = self.args.scale_cases
+        use_cache = self.args.scale_cache and self.args.benchmarks == ["scale"]
+        if self.args.scale_cache and not use_cache:
+            log(f"[{ctx.kind}] scale: --scale-cache ignored (other benchmarks share the instance)")
+        if use_cache and (state := scale_cache.restore(ctx.instance, n)) is not None:
+            self.supervisor = scale_cache.person(state["supervisor"])
+            self.seed = scale_cache.seed_result(state["seed"])
+            self.case_ids = state["case_ids"]
+            self.load_before_seed = self.load_after_seed = "(snapshot)"
+            return
         self.supervisor: Person = seed_users(ctx.app, 1, "scale-sup", role="supervisor")[0]
         team_a = add_team(ctx.app, f"Scale A {uuid.uuid4().hex[:6]}", [self.supervisor.id])
         team_b = add_team(ctx.app, f"Scale B {uuid.uuid4().hex[:6]}", [])
@@ -112,6 +125,8 @@ class Scale(Benchmark):
                                       Case.confidentiality == "normal").limit(5000)).scalars()]
             db.session.remove()
         random.Random(3).shuffle(self.case_ids)  # noqa: S311
+        if use_cache:
+            scale_cache.save(ctx.instance, n, self.supervisor, self.seed, self.case_ids)
 
     def _measure(self, ctx: Context, browser: Browser, label: str, request: Any,
                  target: float) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -42,6 +43,9 @@ class Case(UUIDPrimaryKey, Timestamps, Versioned, AuthoredMixin, db.Model):
     __table_args__ = (
         CheckConstraint(f"status IN {CASE_STATUS!r}", name="status_known"),
         CheckConstraint(f"confidentiality IN {CONFIDENTIALITY!r}", name="confidentiality_known"),
+        # The case list's order (newest change first): its first pages read 25 index entries
+        # instead of sorting every visible case (bench/RESULTS.md, "Pages at scale").
+        Index("ix_cases_updated_at_id", "updated_at", "id"),
     )
 
     reference: Mapped[str] = mapped_column(String(20), unique=True)
