@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.analysis.dashboard import build_dashboard
 from app.analysis.scope import AnalysisFilters
@@ -193,3 +193,78 @@ def test_only_supervisors_and_analysts_reach_the_dashboard(app, caseworker, admi
         sign_in(client, app, account)
         for url in ("/dashboard", "/dashboard.csv?chart=by_month", "/analysis/export.csv"):
             assert client.get(url).status_code == 403, (account.role, url)
+
+
+def _python_counts(facts) -> dict[str, Counter]:
+    """The dashboard's buckets counted act by act in Python, from one row per act."""
+    from app.analysis.facts import month_of
+
+    return {
+        "by_month": Counter(month_of(f) or ("date_imprecise" if f.start_value else "date_unknown")
+                            for f in facts),
+        "by_district": Counter(f.district or "not_recorded" for f in facts),
+        "by_act_type": Counter(f.act_type for f in facts),
+        "by_perpetrator_type": Counter(k for f in facts
+                                       for k in (f.perpetrator_types or ("not_recorded",))),
+        "by_victim_status": Counter(f.status_of_victim for f in facts),
+        "by_allegation_status": Counter(f.allegation_status for f in facts),
+    }
+
+
+def test_counts_grouped_in_the_database_equal_counting_every_act(app, caseworker, supervisor,
+                                                                 analyst, other_caseworker):
+    """Each chart is one GROUP BY in the database: its cells, the total and the share must equal
+    counting the acts one by one, for every role and filter, perpetrator types and months too."""
+    from app.analysis.facts import act_counts, act_facts
+    from app.models.acts import Act, Involvement
+    from app.models.cases import Case
+
+    _seed(app, caseworker, other_caseworker)
+    with app.app_context():
+        worker = actor(caseworker)
+        case = new_case(worker, "Edge cases")
+        # Two alleged perpetrators of the same type: the act counts once under that type.
+        seed_act(worker, case, district="PK201", start="2023-11",
+                 perpetrator_types=["state_police", "state_police", "unknown"])
+        seed_act(worker, case, district="PK211", start="2023-11-30", status_of_victim="killed",
+                 perpetrator_types=["state_paramilitary"])
+        withdrawn = seed_act(worker, case, district="PK211", start="2022-06-01",
+                             perpetrator_types=["state_intelligence"])
+        consent = people.record_consent(worker, case, withdrawn.victim, {"purpose": "store"})
+        people.withdraw_consent(worker, case, consent, date.today())
+        db.session.commit()
+        filters = [AnalysisFilters(), AnalysisFilters(district="PK211"),
+                   AnalysisFilters(date_from=date(2023, 11, 15)),
+                   AnalysisFilters(date_from=date(2024, 1, 1), date_to=date(2025, 3, 5)),
+                   AnalysisFilters(district="PK201", date_to=date(2024, 12, 31))]
+        checked = 0
+        for account in (supervisor, analyst):
+            user = actor(account)
+            for given in filters:
+                wanted = given.for_user(user)
+                facts = act_facts(user, wanted, release=False)
+                counts = act_counts(user, wanted)
+                expected = _python_counts(facts)
+                for key, counter in expected.items():
+                    assert +getattr(counts, key) == +counter, (account.role, given, key)
+                assert counts.total == len(facts)
+                # ... and a direct count of the acts in scope agrees with both.
+                direct = db.session.execute(select(func.count(Act.id)).join(
+                    Case, Case.id == Act.case_id).where(Act.id.in_([f.id for f in facts]))
+                ).scalar_one()
+                assert direct == counts.total
+                board = build_dashboard(user, wanted)
+                assert board.total == len(facts)
+                for key, counter in expected.items():
+                    assert {c.code: c.count for c in board.chart(key).cells if c.count} == dict(
+                        +counter), (account.role, given, key)
+                checked += bool(facts)
+        assert checked >= 8  # the filters above are not all empty
+        supervisor_board = build_dashboard(actor(supervisor), AnalysisFilters())
+        perps = {c.code: c.count for c in supervisor_board.chart("by_perpetrator_type").cells}
+        assert perps["state_police"] == 3 and perps["unknown"] == 2  # IN_SCOPE has 2 + 1, 1 + 1
+        # The consent rule: the supervisor counts the act whose victim withdrew, the analyst not.
+        in_2022 = AnalysisFilters(date_from=date(2022, 6, 1), date_to=date(2022, 6, 30))
+        assert build_dashboard(actor(supervisor), in_2022).total == 1
+        assert build_dashboard(actor(analyst), in_2022).total == 0
+        assert db.session.execute(select(func.count()).select_from(Involvement)).scalar_one() > 0

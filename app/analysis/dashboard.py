@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from app.analysis.facts import ActFacts, act_facts, month_label, month_of, month_range
+from app.analysis.facts import IMPRECISE, NO_DATE, NOT_RECORDED, act_counts, month_label, month_range
 from app.analysis.scope import AnalysisFilters, small_count
 from app.domain.vocab import ALLEGATION_STATUS, label
 from app.extensions import db
@@ -24,9 +24,6 @@ from app.models.users import User
 from app.models.vocab import District
 
 CORROBORATED_OR_BETTER = ("corroborated", "verified", "finding")
-IMPRECISE = "date_imprecise"
-NO_DATE = "date_unknown"
-NOT_RECORDED = "not_recorded"
 CHART_KEYS = ("by_month", "by_district", "by_act_type", "by_perpetrator_type",
               "by_victim_status", "by_allegation_status")
 
@@ -67,7 +64,8 @@ def basis_text() -> str:
 
 
 def build_dashboard(user: User, filters: AnalysisFilters) -> Dashboard:
-    facts = act_facts(user, filters, release=False)
+    counts = act_counts(user, filters)  # one GROUP BY per chart, in the database
+    total = counts.total
     names = {d.code: d.name for d in db.session.query(District)}
 
     def cells(counter: Counter, order: list[str] | None = None,
@@ -80,12 +78,9 @@ def build_dashboard(user: User, filters: AnalysisFilters) -> Dashboard:
             result.append(Cell(code, str(labeller(code)), counter[code], shown, hidden))
         return result
 
-    by_month, month_order = _by_month(facts)
-    perpetrators: Counter = Counter()
-    for f in facts:
-        for kind in f.perpetrator_types or (NOT_RECORDED,):
-            perpetrators[kind] += 1
-    statuses = Counter(f.allegation_status for f in facts)
+    by_month, month_order = _by_month(counts.by_month)
+    perpetrators = counts.by_perpetrator_type
+    statuses = counts.by_allegation_status
     basis = basis_text()
     charts = [
         Chart("by_month", _("Alleged acts documented, by month the act began"), basis,
@@ -94,29 +89,28 @@ def build_dashboard(user: User, filters: AnalysisFilters) -> Dashboard:
                 "month. Dates known only to the year or approximately are counted once, in "
                 "\"date less precise than a month\"; acts with no date in \"date unknown\".")),
         Chart("by_district", _("Alleged acts documented, by district"), basis,
-              cells(Counter(f.district or NOT_RECORDED for f in facts),
-                    labeller=lambda c: names.get(c) or _plain(c))),
+              cells(counts.by_district, labeller=lambda c: names.get(c) or _plain(c))),
         Chart("by_act_type", _("Alleged acts documented, by type of act"), basis,
-              cells(Counter(f.act_type for f in facts), labeller=_plain)),
+              cells(counts.by_act_type, labeller=_plain)),
         Chart("by_perpetrator_type", _("Alleged acts documented, by type of alleged perpetrator"),
               basis, cells(perpetrators, labeller=_plain),
               _("An act with alleged perpetrators of several types is counted under each, so "
                 "the bars can add up to more than the number of acts.")),
         Chart("by_victim_status", _("Alleged acts documented, by status of the victim"), basis,
-              cells(Counter(f.status_of_victim for f in facts), labeller=_plain)),
+              cells(counts.by_victim_status, labeller=_plain)),
         Chart("by_allegation_status", _("Alleged acts documented, by allegation status"), basis,
               cells(statuses, [s for s in ALLEGATION_STATUS if statuses[s]], _plain),
               _("Corroborated: two or more independent sources. Verified: source, item and "
                 "content checked. Below a finding, every act remains an allegation.")),
     ]
-    total_shown, total_hidden = small_count(len(facts), user)
+    total_shown, total_hidden = small_count(total, user)
     better = sum(statuses[s] for s in CORROBORATED_OR_BETTER)
     better_shown, better_hidden = small_count(better, user)
     share = None
-    if facts and not (better_hidden or total_hidden):
-        share = f"{round(100 * better / len(facts))}%"
+    if total and not (better_hidden or total_hidden):
+        share = f"{round(100 * better / total)}%"
     suppressed = total_hidden or better_hidden or any(c.suppressed for ch in charts for c in ch.cells)
-    return Dashboard(len(facts), total_shown, share, (better_shown, total_shown), charts,
+    return Dashboard(total, total_shown, share, (better_shown, total_shown), charts,
                      suppressed)
 
 
@@ -134,11 +128,7 @@ def _month_labeller(code: str) -> str:
     return month_label(code)
 
 
-def _by_month(facts: list[ActFacts]) -> tuple[Counter, list[str]]:
-    counter: Counter = Counter()
-    for f in facts:
-        month = month_of(f)
-        counter[month or (IMPRECISE if f.start_value else NO_DATE)] += 1
+def _by_month(counter: Counter) -> tuple[Counter, list[str]]:
     months = sorted(k for k in counter if k not in (IMPRECISE, NO_DATE))
     order = month_range(months[0], months[-1]) if months else []
     order += [k for k in (IMPRECISE, NO_DATE) if counter[k]]
