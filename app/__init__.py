@@ -124,11 +124,14 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _template_globals(app: Flask) -> None:
+    from flask_babel import format_number
+
     from app.domain.vocab import label
     from app.services.people import mask
 
     app.add_template_filter(label, "label")
     app.add_template_filter(mask, "masked")
+    app.add_template_filter(format_number, "number")  # digits grouped as the locale does
 
     @app.context_processor
     def inject() -> dict[str, Any]:

@@ -11,7 +11,7 @@ import uuid
 from enum import StrEnum
 
 from flask import abort
-from sqlalchemy import Select, and_, exists, false, or_, select, true
+from sqlalchemy import Select, and_, false, or_, select, true
 
 from app.extensions import db
 from app.models.cases import Case, case_members
@@ -45,13 +45,14 @@ def may_see_field_kind(user: User, kind: str) -> bool:
     return user.role in FIELD_VISIBILITY[kind]
 
 
+# Uncorrelated IN subqueries, not correlated EXISTS: each is computed once per query (a user's
+# few cases and teams), so a list can walk the cases in index order and stop after one page.
 def _is_member(user_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    return exists().where(case_members.c.case_id == Case.id, case_members.c.user_id == user_id)
+    return Case.id.in_(select(case_members.c.case_id).where(case_members.c.user_id == user_id))
 
 
 def _in_users_teams(user_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    return exists().where(team_members.c.team_id == Case.team_id,
-                          team_members.c.user_id == user_id)
+    return Case.team_id.in_(select(team_members.c.team_id).where(team_members.c.user_id == user_id))
 
 
 def visibility_clause(user: User):  # type: ignore[no-untyped-def]

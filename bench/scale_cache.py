@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +64,9 @@ def save(instance: Instance, cases: int, supervisor: Person, seed: SeedResult,
     shutil.copytree(instance.path, target / "instance")
     if instance.kind == "postgres":
         _copy_database(instance, make_url(instance.url).database, _template_name(cases))
+    seed_fields = {f.name: getattr(seed, f.name) for f in fields(seed)}
     state = {"supervisor": asdict(supervisor) | {"id": str(supervisor.id)},
-             "seed": asdict(seed) | {"rows": dict(seed.rows)}, "case_ids": case_ids}
+             "seed": seed_fields | {"rows": dict(seed.rows)}, "case_ids": case_ids}
     (target / "state.json").write_text(json.dumps(state), encoding="utf-8")
     log(f"[{instance.kind}] scale: snapshot saved in {target}")
 

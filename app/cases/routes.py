@@ -18,6 +18,7 @@ from app.cases.queries import CaseFilters, acts_by_case, filtered_cases
 from app.domain.vocab import CASE_STATUS
 from app.extensions import db
 from app.models.users import User
+from app.paging import capped_page
 from app.services import ServiceError
 from app.services import cases as case_service
 from app.services.vocabularies import districts
@@ -60,9 +61,8 @@ def index() -> Any:
                           perpetrator_type=form.perpetrator_type.data or None,
                           date_from=form.date_from.data, date_to=form.date_to.data,
                           mine=bool(form.mine.data))
-    page = db.paginate(filtered_cases(current_user, filters),
-                       page=max(request.args.get("page", 1, type=int), 1), per_page=PAGE_SIZE,
-                       error_out=False)
+    page = capped_page(filtered_cases(current_user, filters),
+                       page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE)
     summary = acts_by_case([c.id for c in page.items])
     names = {d.code: d.name for d in districts()}
     args = {k: v for k, v in request.args.items() if k != "page"}
