@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 from flask import current_app
@@ -114,7 +115,18 @@ def setup_link(if_needed: bool) -> None:
     click.echo("")
 
 
-ACCOUNT_COMMANDS = (create_user, set_role, deactivate_user, setup_link)
+@click.command("optimize")
+@with_appcontext
+def optimize() -> None:
+    """Refresh the database's query-planner statistics (ANALYZE); run nightly and after imports."""
+    from app.database import refresh_statistics
+
+    started = time.monotonic()
+    dialect = refresh_statistics()
+    click.echo(f"Planner statistics refreshed ({dialect}) in {time.monotonic() - started:.1f} s.")
+
+
+ACCOUNT_COMMANDS = (create_user, set_role, deactivate_user, setup_link, optimize)
 
 
 def register_commands(app) -> None:  # type: ignore[no-untyped-def]

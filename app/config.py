@@ -65,6 +65,8 @@ class Defaults:
     LANGUAGES = ("en",)
     ORGANISATION_NAME = "Amanat"
     LOG_LEVEL = "INFO"
+    # SQLite: refresh the query planner's statistics at start and when the caseload has changed.
+    REFRESH_PLANNER_STATISTICS = True
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:

@@ -17,6 +17,7 @@ from app.cases.page import case_page_context
 from app.cases.queries import CaseFilters, acts_by_case, filtered_cases
 from app.domain.vocab import CASE_STATUS
 from app.extensions import db
+from app.models.cases import Case
 from app.models.users import User
 from app.paging import capped_page
 from app.services import ServiceError
@@ -61,7 +62,7 @@ def index() -> Any:
                           perpetrator_type=form.perpetrator_type.data or None,
                           date_from=form.date_from.data, date_to=form.date_to.data,
                           mine=bool(form.mine.data))
-    page = capped_page(filtered_cases(current_user, filters),
+    page = capped_page(filtered_cases(current_user, filters), Case,
                        page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE)
     summary = acts_by_case([c.id for c in page.items])
     names = {d.code: d.name for d in districts()}
