@@ -101,14 +101,14 @@ def test_a_broken_record_at_the_end_writes_nothing(app, caseworker):
 def test_a_refusal_while_writing_rolls_back_every_case(app, caseworker, monkeypatch):
     from app.services import ServiceError, cases
 
-    real = cases.add_note
+    real = cases.note_text  # the notes rule, which add_note and the bulk importer both apply
 
-    def refuse_boom(actor, case, text):
+    def refuse_boom(text):
         if text == "boom":
             raise ServiceError("refused for the test")
-        return real(actor, case, text)
+        return real(text)
 
-    monkeypatch.setattr(cases, "add_note", refuse_boom)
+    monkeypatch.setattr(cases, "note_text", refuse_boom)
     last = _case(3, notes=[{"text": "fine"}, {"text": "boom"}])
     issues = _refused(app, caseworker, _bundle(_case(1), _case(2), last))
     assert issues == ["$.cases[2].notes[1]: refused for the test"]

@@ -417,10 +417,11 @@ def test_import_killed_mid_write_leaves_nothing_and_a_consistent_database(
     bundle_path = tmp_path / "large.json"
     _large_bundle(bundle_path)
     before = _import_state(inst)
-    # Announce every person written (2 per case) and kill half-way through the cases.
+    # Announce every act checked (1 per case; the importer checks acts once the cases and their
+    # people are flushed) and kill at the last one.
     proc = inst.start(["import", str(bundle_path), "--as", caseworker.email],
-                      announce=("app.services.people:add_person", 0.005))
-    _wait_for_calls(proc, CASES_IN_BUNDLE)  # 20 cases flushed, none committed
+                      announce=("app.services.acts:_validate", 0.005))
+    _wait_for_calls(proc, CASES_IN_BUNDLE)  # every case and person flushed, none committed
     _kill(proc)
     inst.assert_consistent()
     assert _import_state(inst) == before, "a killed import left part of the bundle behind"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from app.audit.canonical import canonical_entry
 from app.audit.merkle import leaf_hash
@@ -62,8 +65,9 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Add one entry to the current transaction. `details` holds ids and field names, never content."""
+    batch = _BATCH.get()
     entry = AuditEntry(
-        seq=_next_seq(),
+        seq=_next_seq() if batch is None else None,
         occurred_at=datetime.now(UTC),
         actor_id=actor_id,
         action=action,
@@ -74,7 +78,52 @@ def record(
         address=request.remote_addr if has_request_context() else None,
         details=json.dumps(details or {}, sort_keys=True, ensure_ascii=False),
     )
+    if batch is not None:
+        batch.entries.append(entry)  # numbered, hashed and inserted by batch.write()
+        return entry
     entry.leaf_hash = compute_leaf_hash(entry)
     db.session.add(entry)
     db.session.flush()
     return entry
+
+
+class AuditBatch:
+    """Entries recorded inside `batched()`, in the order they were recorded, not yet written."""
+
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    def write(self) -> None:
+        """Number the entries after the log's tail (under the same lock as record()), hash them
+        and insert them in one statement: contiguous seq, each leaf as record() computes it."""
+        if not self.entries:
+            return
+        first = _next_seq()
+        rows = []
+        for offset, entry in enumerate(self.entries):
+            entry.seq = first + offset
+            entry.leaf_hash = compute_leaf_hash(entry)
+            rows.append({column: getattr(entry, column) for column in _COLUMNS})
+        db.session.execute(insert(AuditEntry), rows)
+        self.entries = []
+
+
+_BATCH: ContextVar[AuditBatch | None] = ContextVar("amanat_audit_batch", default=None)
+_COLUMNS = ("seq", "occurred_at", "actor_id", "action", "object_type", "object_id", "case_id",
+            "request_id", "address", "details", "leaf_hash")
+
+
+@contextmanager
+def batched() -> Iterator[AuditBatch]:
+    """Inside this block, record() collects entries instead of writing each with its own
+    `max(seq)` query and flush; the caller writes them with `batch.write()` (as often as it
+    likes, e.g. once per chunk of imported cases) and what is left is written on leaving the
+    block. Entries still pending when an exception leaves the block are dropped with the
+    caller's transaction."""
+    batch = AuditBatch()
+    token = _BATCH.set(batch)
+    try:
+        yield batch
+        batch.write()
+    finally:
+        _BATCH.reset(token)

@@ -7,6 +7,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol
 
@@ -31,6 +33,7 @@ _WRAP_VERSION = 1
 _NONCE_BYTES = 12
 _WRAPPED_LEN = 1 + _NONCE_BYTES + DATA_KEY_BYTES + 16
 _PURPOSE_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_PINNED: ContextVar[dict[str, int] | None] = ContextVar("amanat_active_keys", default=None)
 PENDING_WRAPPING = b""  # placeholder stored by add() until replace_wrapping() sets the real one
 
 
@@ -355,13 +358,59 @@ class KeyRing:
             self._remember(key_id, data_key)
         return key_id
 
+    def new_keys(self, purpose: str, count: int) -> list[int]:
+        """``count`` new inactive keys (per-person keys for a bulk import), stored in one go.
+
+        Each is generated and wrapped exactly as ``new_key(purpose, make_active=False)`` does;
+        a store with ``free_ids`` and ``add_many`` takes them in two statements, any other store
+        one by one through ``new_key``.
+        """
+        free_ids = getattr(self.store, "free_ids", None)
+        add_many = getattr(self.store, "add_many", None)
+        if free_ids is None or add_many is None:
+            return [self.new_key(purpose, make_active=False) for _ in range(count)]
+        if not _PURPOSE_RE.fullmatch(purpose):
+            raise ValueError(f"Key purpose {purpose!r} must match {_PURPOSE_RE.pattern}.")
+        with self._lock:
+            master, current_id = self._master_state()
+            key_ids = free_ids(count)
+            records, keys = [], []
+            for key_id in key_ids:
+                if not 0 < key_id <= MAX_KEY_ID:
+                    raise ValueError(f"The key store returned key id {key_id}, outside 1..2**32-1.")
+                data_key = os.urandom(DATA_KEY_BYTES)
+                records.append(WrappedKey(key_id, purpose, _wrap(master, key_id, purpose, data_key),
+                                          current_id))
+                keys.append(data_key)
+            add_many(records)
+            for key_id, data_key in zip(key_ids, keys, strict=True):
+                self._remember(key_id, data_key)
+        return key_ids
+
     def active_key_id(self, purpose: str) -> int:
         """Id of the active key for ``purpose``, creating one if there is none."""
+        pinned = _PINNED.get()
+        if pinned is not None and purpose in pinned:
+            return pinned[purpose]
         with self._lock:
             record = self.store.active(purpose)
-            if record is not None:
-                return record.key_id
-            return self.new_key(purpose, make_active=True)
+            key_id = record.key_id if record is not None else self.new_key(purpose,
+                                                                            make_active=True)
+        if pinned is not None:
+            pinned[purpose] = key_id
+        return key_id
+
+    @staticmethod
+    @contextmanager
+    def active_keys_pinned() -> Iterator[None]:
+        """Inside this block ``active_key_id`` asks the store once per purpose (a bulk import
+        encrypts thousands of fields under the same general key in one transaction); outside it
+        every call reads the store, so a rotation elsewhere is seen at once."""
+        token = _PINNED.set({})
+        try:
+            yield
+        finally:
+            _PINNED.reset(token)
 
     def destroy(self, key_id: int) -> None:
         """Crypto-shred data key ``key_id``: its wrapped bytes are erased from the store."""

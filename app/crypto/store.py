@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from app.crypto.keyring import MAX_KEY_ID, WrappedKey
 from app.extensions import db
@@ -52,6 +52,27 @@ class SqlKeyStore:
                                master_key_id=master_key_id, active=False, destroyed=False))
         db.session.flush()
         return key_id
+
+    def free_ids(self, count: int) -> list[int]:
+        """`count` distinct random key ids not in the table (one query per round of draws)."""
+        chosen: set[int] = set()
+        while len(chosen) < count:
+            draw = {secrets.randbelow(min(MAX_KEY_ID, 2**31 - 1)) + 1
+                    for _ in range(count - len(chosen))} - chosen
+            ordered, taken = sorted(draw), set()
+            for start in range(0, len(ordered), 500):  # within every database's parameter limit
+                taken.update(db.session.execute(select(DataKey.id).where(
+                    DataKey.id.in_(ordered[start:start + 500]))).scalars())
+            chosen |= draw - taken
+        return sorted(chosen)
+
+    def add_many(self, records: list[WrappedKey]) -> None:
+        """Insert new keys already wrapped (ids from free_ids), inactive, in one statement."""
+        if records:
+            db.session.execute(insert(DataKey), [
+                {"id": r.key_id, "purpose": r.purpose, "wrapped": r.wrapped,
+                 "master_key_id": r.master_key_id, "active": False, "destroyed": False,
+                 "created_at": datetime.now(UTC)} for r in records])
 
     def active(self, purpose: str) -> WrappedKey | None:
         row = db.session.execute(

@@ -131,16 +131,42 @@ def update_act(actor: User, case: Case, act: Act, data: Mapping[str, Any],
     return changes
 
 
+def validate_disappearance(data: Mapping[str, Any]) -> None:
+    if data.get("whereabouts", "unknown") not in WHEREABOUTS:
+        raise ServiceError(_("Unknown whereabouts."), field="whereabouts")
+    if data.get("current_status") and data["current_status"] not in VICTIM_STATUS:
+        raise ServiceError(_("Unknown current status."), field="current_status")
+
+
+def validate_family_step(data: Mapping[str, Any]) -> None:
+    if data.get("step") not in FAMILY_STEP:
+        raise ServiceError(_("Choose what the family did."), field="step")
+    if data.get("taken_on") and data["taken_on"] > date.today():
+        raise ServiceError(_("The date cannot be in the future."), field="taken_on")
+
+
+def validate_perpetrator(case: Case, data: Mapping[str, Any]) -> None:
+    require_term("perpetrator_type", data.get("perpetrator_type") or "", field="perpetrator_type")
+    if data.get("degree", "unknown") not in INVOLVEMENT:
+        raise ServiceError(_("Unknown degree of involvement."), field="degree")
+    if data.get("attribution", "none") not in ATTRIBUTION:
+        raise ServiceError(_("Unknown attribution."), field="attribution")
+    person_id = data.get("perpetrator_person_id")
+    if person_id is not None:
+        person = db.session.get(Person, person_id)
+        if person is None or person.case_id != case.id:
+            raise ServiceError(_("Choose a person of this case."), field="perpetrator_person_id")
+    if not person_id and not (data.get("unit") or "").strip():
+        raise ServiceError(_("Name the unit or force, or choose a person."), field="unit")
+
+
 def update_disappearance(actor: User, case: Case, act: Act, data: Mapping[str, Any],
                          last_seen: dates.PartialDate, version: Any) -> dict:
     _editable(actor, case)
     details = act.disappearance
     if details is None or act.case_id != case.id:
         raise ServiceError(_("This act is not a disappearance."))
-    if data.get("whereabouts", "unknown") not in WHEREABOUTS:
-        raise ServiceError(_("Unknown whereabouts."), field="whereabouts")
-    if data.get("current_status") and data["current_status"] not in VICTIM_STATUS:
-        raise ServiceError(_("Unknown current status."), field="current_status")
+    validate_disappearance(data)
     check_version(details, version, data)
     changes = populate(details, data, DISAPPEARANCE_FIELDS)
     if (details.last_seen_value, details.last_seen_precision) != (last_seen.value,
@@ -158,10 +184,7 @@ def add_family_step(actor: User, case: Case, act: Act, data: Mapping[str, Any]) 
     _editable(actor, case)
     if act.disappearance is None or act.case_id != case.id:
         raise ServiceError(_("This act is not a disappearance."))
-    if data.get("step") not in FAMILY_STEP:
-        raise ServiceError(_("Choose what the family did."), field="step")
-    if data.get("taken_on") and data["taken_on"] > date.today():
-        raise ServiceError(_("The date cannot be in the future."), field="taken_on")
+    validate_family_step(data)
     step = FamilyStep(id=uuid.uuid4(), disappearance_id=act.disappearance.id,
                       created_by_id=actor.id, updated_by_id=actor.id)
     changes = populate(step, data, ("step", "taken_on", "court_or_office", "reference_number",
@@ -177,18 +200,7 @@ def add_perpetrator(actor: User, case: Case, act: Act, data: Mapping[str, Any]) 
     _editable(actor, case)
     if act.case_id != case.id:
         raise ServiceError(_("This act belongs to another case."))
-    require_term("perpetrator_type", data.get("perpetrator_type") or "", field="perpetrator_type")
-    if data.get("degree", "unknown") not in INVOLVEMENT:
-        raise ServiceError(_("Unknown degree of involvement."), field="degree")
-    if data.get("attribution", "none") not in ATTRIBUTION:
-        raise ServiceError(_("Unknown attribution."), field="attribution")
-    person_id = data.get("perpetrator_person_id")
-    if person_id is not None:
-        person = db.session.get(Person, person_id)
-        if person is None or person.case_id != case.id:
-            raise ServiceError(_("Choose a person of this case."), field="perpetrator_person_id")
-    if not person_id and not (data.get("unit") or "").strip():
-        raise ServiceError(_("Name the unit or force, or choose a person."), field="unit")
+    validate_perpetrator(case, data)
     involvement = Involvement(id=uuid.uuid4(), act_id=act.id, created_by_id=actor.id,
                               updated_by_id=actor.id)
     changes = populate(involvement, data, ("perpetrator_person_id", "unit", "perpetrator_type",

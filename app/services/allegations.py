@@ -59,10 +59,12 @@ def support_of(act: Act, links: list[AllegationLink] | None = None) -> Support:
     )
 
 
-def allowed_statuses(actor: User, case: Case, act: Act) -> list[str]:
-    """The statuses this user may give this act now, given its support."""
-    support = support_of(act)
-    supervisor = can(actor, Action.REVIEW, case)
+def allowed_statuses(actor: User, case: Case, act: Act, *, support: Support | None = None,
+                     supervisor: bool | None = None) -> list[str]:
+    """The statuses this user may give this act now, given its support (the bulk importer passes
+    the support of links it holds and the answer of `can(actor, REVIEW, case)`)."""
+    support = support_of(act) if support is None else support
+    supervisor = can(actor, Action.REVIEW, case) if supervisor is None else supervisor
     result = ["alleged"]
     if not support.unsupported:
         if support.independent_sources >= 2:
@@ -83,25 +85,29 @@ def set_status(actor: User, case: Case, act: Act, status: str) -> None:
     if status not in ALLEGATION_STATUS:
         raise ServiceError(_("Unknown allegation status."), field="status")
     if status not in allowed_statuses(actor, case, act):
-        support = support_of(act)
-        if support.unsupported:
-            raise ServiceError(_("This act has no supporting testimony or evidence yet, so it "
-                                 "stays alleged."), field="status")
-        if status == "corroborated":
-            raise ServiceError(_("Corroboration needs supporting material from two independent "
-                                 "sources; this act has %(n)d.", n=support.independent_sources),
-                               field="status")
-        if status == "verified":
-            raise ServiceError(_("Verification needs corroboration and at least one supporting "
-                                 "link whose source, item and content were checked."),
-                               field="status")
-        raise ServiceError(_("Only a supervisor can record this status."), field="status")
+        raise status_refusal(status, support_of(act))
     if act.allegation_status != status:
         old = act.allegation_status
         act.allegation_status = status
         db.session.flush()
         record("act.allegation_status", actor_id=actor.id, object_type="act", object_id=act.id,
                case_id=case.id, details={"from": old, "to": status})
+
+
+def status_refusal(status: str, support: Support) -> ServiceError:
+    """Why a status that allowed_statuses() does not offer is refused (to raise)."""
+    if support.unsupported:
+        return ServiceError(_("This act has no supporting testimony or evidence yet, so it "
+                              "stays alleged."), field="status")
+    if status == "corroborated":
+        return ServiceError(_("Corroboration needs supporting material from two independent "
+                              "sources; this act has %(n)d.", n=support.independent_sources),
+                            field="status")
+    if status == "verified":
+        return ServiceError(_("Verification needs corroboration and at least one supporting "
+                              "link whose source, item and content were checked."),
+                            field="status")
+    return ServiceError(_("Only a supervisor can record this status."), field="status")
 
 
 def reconcile(actor: User, case: Case, act: Act) -> None:
@@ -127,11 +133,9 @@ def reconcile_acts_citing(actor: User, testimony: Testimony) -> None:
         reconcile(actor, case, act)
 
 
-def link(actor: User, case: Case, act: Act, *, relation: str,
-         testimony: Testimony | None = None, evidence: EvidenceItem | None = None,
-         note: str | None = None, checked_on: date | None = None) -> AllegationLink:
-    if not can(actor, Action.EDIT, case):
-        raise ServiceError(_("This case cannot be edited in its current state."))
+def validate_link(case: Case, act: Act, relation: str, testimony: Testimony | None,
+                  evidence: EvidenceItem | None) -> None:
+    """A new link's rules, except "not already linked" (which looks at the stored links)."""
     if relation not in LINK_RELATION:
         raise ServiceError(_("Say whether the material supports, contradicts or mentions the "
                              "act."), field="relation")
@@ -141,6 +145,14 @@ def link(actor: User, case: Case, act: Act, *, relation: str,
     assert material is not None
     if act.case_id != case.id or material.case_id != case.id:
         raise ServiceError(_("Both must belong to this case."), field="material")
+
+
+def link(actor: User, case: Case, act: Act, *, relation: str,
+         testimony: Testimony | None = None, evidence: EvidenceItem | None = None,
+         note: str | None = None, checked_on: date | None = None) -> AllegationLink:
+    if not can(actor, Action.EDIT, case):
+        raise ServiceError(_("This case cannot be edited in its current state."))
+    validate_link(case, act, relation, testimony, evidence)
     duplicate = db.session.execute(select(AllegationLink).where(
         AllegationLink.act_id == act.id,
         AllegationLink.testimony_id == (testimony.id if testimony else None),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -39,6 +39,11 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
 
 def next_reference(year: int | None = None) -> str:
     """AM-<year>-<nnnn>: the counter row is locked (FOR UPDATE; SQLite serialises writers)."""
+    return reserve_references(1, year)[0]
+
+
+def reserve_references(count: int, year: int | None = None) -> list[str]:
+    """The next `count` reference numbers, taken from the counter in one locked update."""
     year = year or datetime.now(UTC).year
     # Make sure the year's row exists without racing another writer (FOR UPDATE cannot lock a
     # row that is not there yet), then lock it.
@@ -50,9 +55,10 @@ def next_reference(year: int | None = None) -> str:
         select(CaseReferenceCounter).where(CaseReferenceCounter.year == year).with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
-    counter.last += 1
+    first = counter.last + 1
+    counter.last += count
     db.session.flush()
-    return f"AM-{year}-{counter.last:04d}"
+    return [f"AM-{year}-{n:04d}" for n in range(first, first + count)]
 
 
 def _validate(data: Mapping[str, Any]) -> None:
@@ -123,17 +129,22 @@ def make_restricted(actor: User, case: Case, reason: str) -> None:
                case_id=case.id, details={"reason": reason})
 
 
-def change_status(actor: User, case: Case, transition: str, comment: str | None = None) -> None:
+def transition_target(case: Case, transition: str, may: Callable[[Action], bool]) -> str:
+    """The status `transition` moves this case to, or a ServiceError; `may(action)` answers
+    `can(actor, action, case)` (the bulk importer passes a memoised answer)."""
     if transition not in TRANSITIONS:
         raise ServiceError(_("Unknown action."))
     sources, target, who = TRANSITIONS[transition]
     if case.status not in sources:
         raise ServiceError(_("A case that is %(status)s cannot be moved that way.",
                              status=case.status.replace("_", " ")))
-    allowed = can(actor, Action.REVIEW, case) if who == "supervisor" else (
-        can(actor, Action.EDIT, case))
-    if not allowed:
+    if not may(Action.REVIEW if who == "supervisor" else Action.EDIT):
         raise ServiceError(_("You may not do this to this case."))
+    return target
+
+
+def change_status(actor: User, case: Case, transition: str, comment: str | None = None) -> None:
+    target = transition_target(case, transition, lambda action: can(actor, action, case))
     if transition == "return":
         if not (comment or "").strip():
             raise ServiceError(_("Say what needs to change when returning a case."),
@@ -175,14 +186,20 @@ def hand_over(actor: User, case: Case, new_owner: User) -> None:
            case_id=case.id, details={"from": str(old), "to": str(new_owner.id)})
 
 
-def add_note(actor: User, case: Case, text: str) -> CaseNote:
-    if not can(actor, Action.VIEW, case) or actor.role not in ("caseworker", "supervisor"):
-        raise ServiceError(_("You may not add notes to this case."))
+def note_text(text: str | None) -> str:
+    """The note as it will be stored (stripped), or a ServiceError."""
     text = (text or "").strip()
     if not text:
         raise ServiceError(_("The note is empty."), field="text")
     if len(text) > 20000:
         raise ServiceError(_("Keep a note under 20,000 characters."), field="text")
+    return text
+
+
+def add_note(actor: User, case: Case, text: str) -> CaseNote:
+    if not can(actor, Action.VIEW, case) or actor.role not in ("caseworker", "supervisor"):
+        raise ServiceError(_("You may not add notes to this case."))
+    text = note_text(text)
     note = CaseNote(id=uuid.uuid4(), case_id=case.id, created_by_id=actor.id,
                     updated_by_id=actor.id)
     note.text = text

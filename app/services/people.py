@@ -52,12 +52,18 @@ def _validate(data: Mapping[str, Any]) -> None:
         raise ServiceError(_("A CNIC has 13 digits, e.g. 52203-1234567-1."), field="cnic")
 
 
-def _sync_other_names(person: Person, names: Iterable[str]) -> bool:
-    wanted = []
+def wanted_names(names: Iterable[str]) -> list[str]:
+    """Other names as stored: stripped, blanks and repeats dropped, in the order given."""
+    wanted: list[str] = []
     for raw in names:
         name = raw.strip()
         if name and name not in wanted:
             wanted.append(name)
+    return wanted
+
+
+def _sync_other_names(person: Person, names: Iterable[str]) -> bool:
+    wanted = wanted_names(names)
     current = [n.name for n in person.other_names]
     if current == wanted:
         return False
@@ -196,9 +202,7 @@ def shred_identity(actor: User, case: Case, person: Person, reason: str) -> None
            case_id=case.id, details={"reason": reason})
 
 
-def record_consent(actor: User, case: Case, person: Person, data: Mapping[str, Any]) -> ConsentRecord:
-    if not can(actor, Action.EDIT, case) or person.case_id != case.id:
-        raise ServiceError(_("This case cannot be edited."))
+def validate_consent(data: Mapping[str, Any]) -> None:
     if data.get("purpose") not in CONSENT_PURPOSE:
         raise ServiceError(_("Choose what the consent is for."), field="purpose")
     if data.get("legal_basis", "consent") not in LEGAL_BASIS:
@@ -206,6 +210,20 @@ def record_consent(actor: User, case: Case, person: Person, data: Mapping[str, A
     given = data.get("given_on")
     if given and given > date.today():
         raise ServiceError(_("The date cannot be in the future."), field="given_on")
+
+
+def validate_withdrawal(consent: ConsentRecord, on: date) -> None:
+    if on > date.today():
+        raise ServiceError(_("The date cannot be in the future."), field="withdrawn_on")
+    if consent.given_on and on < consent.given_on:
+        raise ServiceError(_("Consent cannot be withdrawn before it was given."),
+                           field="withdrawn_on")
+
+
+def record_consent(actor: User, case: Case, person: Person, data: Mapping[str, Any]) -> ConsentRecord:
+    if not can(actor, Action.EDIT, case) or person.case_id != case.id:
+        raise ServiceError(_("This case cannot be edited."))
+    validate_consent(data)
     consent = ConsentRecord(id=uuid.uuid4(), person_id=person.id, created_by_id=actor.id,
                             updated_by_id=actor.id, obtained_by_id=actor.id)
     populate(consent, data, ("purpose", "legal_basis", "given_on", "recording_allowed"))
@@ -222,11 +240,7 @@ def withdraw_consent(actor: User, case: Case, consent: ConsentRecord, on: date) 
     person = db.session.get(Person, consent.person_id)
     if person is None or person.case_id != case.id:
         raise ServiceError(_("This consent record belongs to another case."))
-    if on > date.today():
-        raise ServiceError(_("The date cannot be in the future."), field="withdrawn_on")
-    if consent.given_on and on < consent.given_on:
-        raise ServiceError(_("Consent cannot be withdrawn before it was given."),
-                           field="withdrawn_on")
+    validate_withdrawal(consent, on)
     if consent.withdrawn_on is None:
         consent.withdrawn_on = on
         db.session.flush()

@@ -31,14 +31,16 @@ def _editable(actor: User, case: Case) -> None:
         raise ServiceError(_("This case cannot be edited in its current state."))
 
 
-def next_pseudonym(case: Case) -> str:
-    count = db.session.execute(
-        select(func.count()).select_from(Source).where(Source.case_id == case.id)).scalar_one()
+def next_pseudonym(case: Case, count: int | None = None) -> str:
+    if count is None:
+        count = db.session.execute(
+            select(func.count()).select_from(Source).where(Source.case_id == case.id)).scalar_one()
     return f"S-{count + 1:02d}"
 
 
-def add_source(actor: User, case: Case, data: Mapping[str, Any]) -> Source:
-    _editable(actor, case)
+def validate_source(case: Case, data: Mapping[str, Any], existing: int | None = None) -> str:
+    """Check a new source; return its pseudonym (given, or the next `S-nn` of the case, counting
+    `existing` sources when the caller knows how many there are)."""
     if data.get("reliability", "F") not in RELIABILITY:
         raise ServiceError(_("Reliability is a grade from A to F."), field="reliability")
     person_id = data.get("person_id")
@@ -49,9 +51,15 @@ def add_source(actor: User, case: Case, data: Mapping[str, Any]) -> Source:
     elif not (data.get("organisation") or "").strip():
         raise ServiceError(_("Choose the person who is the source, or name the organisation."),
                            field="person_id")
-    pseudonym = (data.get("pseudonym") or "").strip() or next_pseudonym(case)
+    pseudonym = (data.get("pseudonym") or "").strip() or next_pseudonym(case, existing)
     if len(pseudonym) > 40:
         raise ServiceError(_("Keep the pseudonym under 40 characters."), field="pseudonym")
+    return pseudonym
+
+
+def add_source(actor: User, case: Case, data: Mapping[str, Any]) -> Source:
+    _editable(actor, case)
+    pseudonym = validate_source(case, data)
     source = Source(id=uuid.uuid4(), case_id=case.id, created_by_id=actor.id,
                     updated_by_id=actor.id)
     changes = populate(source, {**data, "pseudonym": pseudonym},

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from flask_babel import gettext as _
@@ -15,6 +18,25 @@ from app.models.vocab import District, VocabularyTerm
 from app.services import ServiceError
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{1,58}$")
+# Set by lookups_cached(): (current (vocabulary, code) pairs, current districts by code).
+_CACHED: ContextVar[tuple[set[tuple[str, str]], dict[str, District]] | None] = ContextVar(
+    "amanat_vocabulary_lookups", default=None)
+
+
+@contextmanager
+def lookups_cached() -> Iterator[None]:
+    """Within this block require_term and require_district answer from one read of the current
+    terms and districts, taken at its start (a bulk import checks thousands of codes in one
+    transaction; outside such a block every check reads the database)."""
+    terms_now = {(vocabulary, code) for vocabulary, code in db.session.execute(
+        select(VocabularyTerm.vocabulary, VocabularyTerm.code)
+        .where(VocabularyTerm.retired_at.is_(None)))}
+    districts_now = {d.code: d for d in districts()}
+    token = _CACHED.set((terms_now, districts_now))
+    try:
+        yield
+    finally:
+        _CACHED.reset(token)
 
 
 def terms(vocabulary: str, *, include_retired: bool = False) -> list[VocabularyTerm]:
@@ -34,10 +56,14 @@ def choices(vocabulary: str) -> list[tuple[str, str]]:
 
 def require_term(vocabulary: str, code: str, *, field: str | None = None) -> None:
     """Refuse a code that is unknown or retired in this vocabulary."""
-    found = db.session.execute(select(VocabularyTerm).where(
-        VocabularyTerm.vocabulary == vocabulary, VocabularyTerm.code == code,
-        VocabularyTerm.retired_at.is_(None))).scalar_one_or_none()
-    if found is None:
+    cached = _CACHED.get()
+    if cached is not None:
+        found = (vocabulary, code) in cached[0]
+    else:
+        found = db.session.execute(select(VocabularyTerm).where(
+            VocabularyTerm.vocabulary == vocabulary, VocabularyTerm.code == code,
+            VocabularyTerm.retired_at.is_(None))).scalar_one_or_none() is not None
+    if not found:
         raise ServiceError(_("%(code)s is not a current term of %(vocab)s.", code=code,
                              vocab=vocabulary.replace("_", " ")), field=field)
 
@@ -48,7 +74,8 @@ def districts() -> list[District]:
 
 
 def require_district(code: str, *, field: str = "district_code") -> District:
-    district = db.session.get(District, code)
+    cached = _CACHED.get()
+    district = cached[1].get(code) if cached is not None else db.session.get(District, code)
     if district is None or district.retired_at is not None:
         raise ServiceError(_("Unknown district code %(code)s.", code=code), field=field)
     return district
