@@ -27,3 +27,6 @@ class ConsentRefused(ServiceError):
 
 
 from app.exports import routes  # noqa: E402,F401 - register views
+from app.exports.pdf import text_dir  # noqa: E402
+
+bp.add_app_template_filter(text_dir, "text_dir")
