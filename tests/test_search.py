@@ -273,3 +273,81 @@ def test_search_respects_a_case_becoming_restricted(app, caseworker, supervisor)
         cases.make_restricted(worker, db.session.get(Case, case.id), reason="test")
         db.session.commit()
         assert search_acts(actor(supervisor), SearchFilters()).total == 0
+
+
+def test_a_broad_search_counts_up_to_a_cap_and_pages_stay_correct(app, caseworker, monkeypatch):
+    """Past COUNT_CAP results the page says "more than N" instead of counting every act; paging
+    with previous / next still shows every act once, in the same order as an exact count."""
+    from app.analysis import search
+
+    with app.app_context():
+        worker = actor(caseworker)
+        case = new_case(worker, "Many acts")
+        for day in range(1, 13):
+            seed_act(worker, case, start=f"2025-03-{day:02d}")
+        db.session.commit()
+        exact = [r.act_id for p in (1, 2, 3, 4, 5, 6)
+                 for r in search_acts(worker, SearchFilters(), page=p, per_page=2).rows]
+        assert len(exact) == len(set(exact)) == 12
+        monkeypatch.setattr(search, "COUNT_CAP", 5)
+        first = search_acts(worker, SearchFilters(), page=1, per_page=2)
+        assert (first.capped, first.total, first.has_next, len(first.rows)) == (True, 5, True, 2)
+        assert first.total_shown == "5"
+        seen, page = [], first
+        while True:
+            seen += [r.act_id for r in page.rows]
+            if not page.has_next:
+                break
+            page = search_acts(worker, SearchFilters(), page=page.page + 1, per_page=2)
+        assert seen == exact  # every act once, same order
+        # Near the end the count is exact again: page 6 of 6, no next page.
+        assert (page.page, page.capped, page.total, page.pages) == (6, False, 12, 6)
+        # A page past the end comes back as the last page, as with an exact count.
+        beyond = search_acts(worker, SearchFilters(), page=99, per_page=2)
+        assert (beyond.page, beyond.total, beyond.capped) == (6, 12, False)
+        # At the cap exactly, the count is exact.
+        monkeypatch.setattr(search, "COUNT_CAP", 12)
+        whole = search_acts(worker, SearchFilters(), page=1, per_page=2)
+        assert (whole.capped, whole.total, whole.pages) == (False, 12, 6)
+        monkeypatch.setattr(search, "COUNT_CAP", 11)
+        assert search_acts(worker, SearchFilters(), page=1, per_page=2).capped
+
+
+def test_identity_searches_always_count_exactly_for_their_audit_entry(app, caseworker,
+                                                                    monkeypatch):
+    from app.analysis import search
+
+    with app.app_context():
+        worker = actor(caseworker)
+        case = new_case(worker, "Namesakes")
+        for _ in range(4):
+            seed_act(worker, case, victim={"full_name": "Bashir Ahmed"})
+        db.session.commit()
+        monkeypatch.setattr(search, "COUNT_CAP", 2)
+        found = search_acts(worker, SearchFilters(), {"full_name": "Bashir Ahmed"}, per_page=2)
+        assert (found.capped, found.total, found.pages) == (False, 4, 2)
+        db.session.commit()
+        entry = db.session.execute(select(AuditEntry).where(
+            AuditEntry.action == "search.identity")).scalar_one()
+        assert json.loads(entry.details)["results"] == 4
+
+
+def test_the_page_says_when_the_count_stopped_at_the_cap(app, caseworker, monkeypatch):
+    from app.analysis import search
+
+    with app.app_context():
+        worker = actor(caseworker)
+        case = new_case(worker, "Many acts")
+        for _ in range(30):
+            seed_act(worker, case)
+        db.session.commit()
+    monkeypatch.setattr(search, "COUNT_CAP", 26)
+    client = _signed_in(app, caseworker)
+    page = _search(client, {"district": "PK211"})
+    assert "More than 26 alleged acts found" in page
+    assert "narrow the search" in page
+    assert "Page 1" in page and "Page 1 of" not in page and 'value="2"' in page
+    monkeypatch.setattr(search, "COUNT_CAP", 1000)
+    page = _search(client, {"district": "PK211"})
+    assert "30 alleged acts found" in page and "More than" not in page
+    assert "Page 1 of 2" in page

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, distinct, func, literal, not_, select
+from sqlalchemy import and_, case, distinct, func, literal, not_, select, union_all
 
 from app.analysis.scope import (
     AnalysisFilters,
@@ -112,23 +112,16 @@ class ActCounts:
 
 
 def act_counts(user: User, filters: AnalysisFilters) -> ActCounts:
-    """The dashboard's counts over the acts this user may count, each chart one GROUP BY in the
-    database: the same acts, buckets and defaults as counting `act_facts(release=False)` in
-    Python (tests/test_dashboard.py compares the two), without loading every act."""
-    conditions = _act_conditions(user, filters, release=False)
+    """The dashboard's counts over the acts this user may count, grouped in the database: the
+    same acts, buckets and defaults as counting `act_facts(release=False)` one by one in Python
+    (tests/test_dashboard.py compares the two), without loading every act.
 
-    def grouped(bucket, *, involvements: bool = False) -> Counter:  # type: ignore[no-untyped-def]
-        # The bucket is grouped by its label: on PostgreSQL the same expression with its own
-        # bound parameters in SELECT and GROUP BY would not be recognised as the same.
-        bucket = bucket.label("bucket")
-        counted = func.count(distinct(Act.id)) if involvements else func.count()
-        query = select(bucket, counted).select_from(Act).join(Case, Case.id == Act.case_id)
-        if involvements:
-            query = query.outerjoin(Involvement, Involvement.act_id == Act.id)
-        counter: Counter = Counter()
-        for code, count in db.session.execute(query.where(*conditions).group_by(bucket)):
-            counter[code] += count
-        return counter
+    Two statements, whatever the number of acts: the five per-act charts in one pass over the
+    acts in scope (PostgreSQL: GROUPING SETS; SQLite: one GROUP BY per chart over a common
+    table expression, which SQLite materialises once), and the perpetrator chart, which joins
+    the alleged perpetrators and counts each act once per type (count of distinct acts).
+    """
+    conditions = _act_conditions(user, filters, release=False)
 
     def or_default(column, default: str):  # type: ignore[no-untyped-def]
         """The column, with NULL and '' read as `default` (as `value or default` in Python)."""
@@ -138,16 +131,44 @@ def act_counts(user: User, filters: AnalysisFilters) -> ActCounts:
     month = case((and_(dated, Act.start_precision.in_(("day", "month"))),
                   func.substr(Act.start_value, 1, 7)),
                  (dated, literal(IMPRECISE)), else_=literal(NO_DATE))
+    buckets = {"by_month": month,
+               "by_district": or_default(Act.district_code, NOT_RECORDED),
+               "by_act_type": Act.act_type,
+               "by_victim_status": or_default(Act.status_of_victim, "unknown"),
+               "by_allegation_status": or_default(Act.allegation_status, "alleged")}
+    # Every bucket is computed once, in an inner SELECT, and grouped by its column name there:
+    # PostgreSQL would not recognise an expression with bound parameters in SELECT and in
+    # GROUP BY as the same one.
+    scoped = (select(*(expr.label(key) for key, expr in buckets.items()))
+              .select_from(Act).join(Case, Case.id == Act.case_id).where(*conditions))
+    counters: dict[str, Counter] = {key: Counter() for key in buckets}
+    if db.session.get_bind().dialect.name == "postgresql":
+        inner = scoped.subquery("scoped")
+        columns = [inner.c[key] for key in buckets]
+        rows = db.session.execute(select(*columns, func.count())
+                                  .group_by(func.grouping_sets(*columns)))
+        for *values, count in rows:
+            # Each row belongs to one grouping set: the one column that is not NULL (no bucket
+            # is ever NULL, every one has a default).
+            key, code = next((k, v) for k, v in zip(buckets, values, strict=True) if v is not None)
+            counters[key][code] += count
+    else:
+        inner = scoped.cte("scoped")
+        parts = [select(literal(key).label("chart"), inner.c[key].label("code"), func.count())
+                 .group_by(inner.c[key]) for key in buckets]
+        for key, code, count in db.session.execute(union_all(*parts)):
+            counters[key][code] += count
+
     perpetrator = case((Involvement.id.is_(None), literal(NOT_RECORDED)),
-                       else_=or_default(Involvement.perpetrator_type, "unknown"))
-    return ActCounts(
-        by_month=grouped(month),
-        by_district=grouped(or_default(Act.district_code, NOT_RECORDED)),
-        by_act_type=grouped(Act.act_type),
-        by_perpetrator_type=grouped(perpetrator, involvements=True),
-        by_victim_status=grouped(or_default(Act.status_of_victim, "unknown")),
-        by_allegation_status=grouped(or_default(Act.allegation_status, "alleged")),
-    )
+                       else_=or_default(Involvement.perpetrator_type, "unknown")).label("kind")
+    kinds = (select(perpetrator, func.count(distinct(Act.id))).select_from(Act)
+             .join(Case, Case.id == Act.case_id)
+             .outerjoin(Involvement, Involvement.act_id == Act.id)
+             .where(*conditions).group_by(perpetrator))
+    by_perpetrator: Counter = Counter()
+    for code, count in db.session.execute(kinds):
+        by_perpetrator[code] += count
+    return ActCounts(by_perpetrator_type=by_perpetrator, **counters)
 
 
 def victim_facts(person_ids: list[uuid.UUID]) -> dict[uuid.UUID, VictimFacts]:

@@ -18,12 +18,14 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date
 from typing import Any
 
-from flask_babel import format_date
+from flask_babel import format_date, format_number
 from flask_babel import gettext as _
 from sqlalchemy import false, func, select
+from sqlalchemy.orm import selectinload
 
 from app.access import visibility_clause
 from app.audit.recorder import record
+from app.crypto import runtime
 from app.domain.vocab import (
     ALLEGATION_STATUS,
     CASE_STATUS,
@@ -47,6 +49,10 @@ IDENTITY_KEYS = ("full_name", "father_name", "cnic", "phone")
 RELIABILITY_SCALE = tuple(g for g in RELIABILITY if g != "F")
 PER_PAGE = 25
 MAX_SAVED = 50
+# Filter searches count their results up to this many; beyond, the page says "more than 1,000"
+# and offers previous / next (counting and sorting 100,000 acts on every page view is too slow).
+# Identity searches always count exactly: the number is in their audit entry.
+COUNT_CAP = 1000
 
 
 @dataclass(frozen=True)
@@ -113,10 +119,20 @@ class ResultRow:
 @dataclass(frozen=True)
 class SearchPage:
     rows: list[ResultRow]
-    total: int
+    total: int  # exact, unless `capped`: then at least this many (more exist)
     page: int
-    pages: int
+    pages: int  # exact, unless `capped`: then at least this many (a next page exists)
     identity_fields: list[str]
+    capped: bool = False
+
+    @property
+    def has_next(self) -> bool:
+        return self.capped or self.page < self.pages
+
+    @property
+    def total_shown(self) -> str:
+        """The total with digits grouped as the user's language does (1,000 / 1.000 / ١٬٠٠٠)."""
+        return format_number(self.total)
 
 
 def validate(filters: SearchFilters) -> None:
@@ -182,13 +198,30 @@ def search_acts(actor: User, filters: SearchFilters, identity: Mapping[str, str 
     if used:
         victims = [p.id for p in people.matching_people(actor, used)]
         query = query.where(Act.victim_id.in_(victims) if victims else false())
+    page = max(page, 1)
+    # Count no further than needed: up to COUNT_CAP (or up to this page, deeper), so that a
+    # broad filter does not count every act in scope; identity searches are already narrow and
+    # count exactly.
+    limit = None if used else max(COUNT_CAP, page * per_page) + 1
+    counted = query.order_by(None)
+    if limit is not None:
+        counted = counted.limit(limit)
     total = db.session.execute(
-        select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(page, 1), pages)
+        select(func.count()).select_from(counted.subquery())).scalar_one()
+    capped = limit is not None and total >= limit
+    if capped:
+        total = limit - 1  # more than this many; this page and the next exist
+        pages = page + 1
+    else:
+        pages = max(1, math.ceil(total / per_page))
+        page = min(page, pages)
     rows = db.session.execute(
         query.order_by(Act.start_earliest.desc().nulls_last(), Case.reference, Act.id)
+        .options(selectinload(Act.victim))
         .limit(per_page).offset((page - 1) * per_page)).all()
+    # The victims' own keys, unwrapped with one key-store read (their names are shown masked).
+    runtime.keyring().preload(act.victim.data_key_id for act, _ref, _conf in rows
+                              if act.victim is not None and act.victim.shredded_at is None)
     if used:
         record("search.identity", actor_id=actor.id, object_type="act",
                details={"fields": sorted(used), "filters": sorted(filters.as_query()),
@@ -196,7 +229,7 @@ def search_acts(actor: User, filters: SearchFilters, identity: Mapping[str, str 
     names = {d.code: d.name for d in db.session.query(District)}
     return SearchPage([_row(act, reference, confidentiality, filters, names)
                        for act, reference, confidentiality in rows],
-                      total, page, pages, sorted(used))
+                      total, page, pages, sorted(used), capped)
 
 
 def date_text(value: str | None, precision: str, as_given: str | None) -> str:
