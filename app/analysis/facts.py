@@ -116,10 +116,10 @@ def act_counts(user: User, filters: AnalysisFilters) -> ActCounts:
     same acts, buckets and defaults as counting `act_facts(release=False)` one by one in Python
     (tests/test_dashboard.py compares the two), without loading every act.
 
-    Two statements, whatever the number of acts: the five per-act charts in one pass over the
-    acts in scope (PostgreSQL: GROUPING SETS; SQLite: one GROUP BY per chart over a common
-    table expression, which SQLite materialises once), and the perpetrator chart, which joins
-    the alleged perpetrators and counts each act once per type (count of distinct acts).
+    PostgreSQL: two statements, the five per-act charts in one pass with GROUPING SETS, and the
+    perpetrator chart, which joins the alleged perpetrators and counts each act once per type
+    (count of distinct acts). SQLite: one statement, a GROUP BY per chart over the acts in
+    scope found once (a common table expression).
     """
     conditions = _act_conditions(user, filters, release=False)
 
@@ -139,9 +139,15 @@ def act_counts(user: User, filters: AnalysisFilters) -> ActCounts:
     # Every bucket is computed once, in an inner SELECT, and grouped by its column name there:
     # PostgreSQL would not recognise an expression with bound parameters in SELECT and in
     # GROUP BY as the same one.
-    scoped = (select(*(expr.label(key) for key, expr in buckets.items()))
+    scoped = (select(Act.id.label("act_id"), *(expr.label(key) for key, expr in buckets.items()))
               .select_from(Act).join(Case, Case.id == Act.case_id).where(*conditions))
-    counters: dict[str, Counter] = {key: Counter() for key in buckets}
+    counters: dict[str, Counter] = {key: Counter() for key in (*buckets, "by_perpetrator_type")}
+
+    def kind(involvement):  # type: ignore[no-untyped-def]
+        """An alleged perpetrator's type, or "not recorded" for an act with none (outer join)."""
+        return case((involvement.id.is_(None), literal(NOT_RECORDED)),
+                    else_=or_default(involvement.perpetrator_type, "unknown"))
+
     if db.session.get_bind().dialect.name == "postgresql":
         inner = scoped.subquery("scoped")
         columns = [inner.c[key] for key in buckets]
@@ -152,23 +158,29 @@ def act_counts(user: User, filters: AnalysisFilters) -> ActCounts:
             # is ever NULL, every one has a default).
             key, code = next((k, v) for k, v in zip(buckets, values, strict=True) if v is not None)
             counters[key][code] += count
+        perpetrator = kind(Involvement).label("kind")
+        kinds = (select(perpetrator, func.count(distinct(Act.id))).select_from(Act)
+                 .join(Case, Case.id == Act.case_id)
+                 .outerjoin(Involvement, Involvement.act_id == Act.id)
+                 .where(*conditions).group_by(perpetrator))
+        for code, count in db.session.execute(kinds):
+            counters["by_perpetrator_type"][code] += count
     else:
+        # SQLite: one statement; the acts in scope are found once (the CTE is materialised, as
+        # it is used more than once) and each chart groups them, the perpetrator chart through
+        # an outer join to the alleged perpetrators.
         inner = scoped.cte("scoped")
         parts = [select(literal(key).label("chart"), inner.c[key].label("code"), func.count())
                  .group_by(inner.c[key]) for key in buckets]
+        perpetrator = kind(Involvement)
+        parts.append(select(literal("by_perpetrator_type"), perpetrator,
+                            func.count(distinct(inner.c.act_id)))
+                     .select_from(inner.outerjoin(Involvement,
+                                                  Involvement.act_id == inner.c.act_id))
+                     .group_by(perpetrator))
         for key, code, count in db.session.execute(union_all(*parts)):
             counters[key][code] += count
-
-    perpetrator = case((Involvement.id.is_(None), literal(NOT_RECORDED)),
-                       else_=or_default(Involvement.perpetrator_type, "unknown")).label("kind")
-    kinds = (select(perpetrator, func.count(distinct(Act.id))).select_from(Act)
-             .join(Case, Case.id == Act.case_id)
-             .outerjoin(Involvement, Involvement.act_id == Act.id)
-             .where(*conditions).group_by(perpetrator))
-    by_perpetrator: Counter = Counter()
-    for code, count in db.session.execute(kinds):
-        by_perpetrator[code] += count
-    return ActCounts(by_perpetrator_type=by_perpetrator, **counters)
+    return ActCounts(**counters)
 
 
 def victim_facts(person_ids: list[uuid.UUID]) -> dict[uuid.UUID, VictimFacts]:
