@@ -268,3 +268,41 @@ def test_counts_grouped_in_the_database_equal_counting_every_act(app, caseworker
         assert build_dashboard(actor(supervisor), in_2022).total == 1
         assert build_dashboard(actor(analyst), in_2022).total == 0
         assert db.session.execute(select(func.count()).select_from(Involvement)).scalar_one() > 0
+
+
+def test_analyst_counts_follow_every_consent_and_shredding_rule(app, caseworker, analyst,
+                                                                 supervisor):
+    """The release rule, act by act: withdrawn consent to storage or to anonymised use blocks,
+    a newer consent lifts the block, a crypto-shredded identity blocks, an act without a victim
+    and a withdrawal for another purpose do not block."""
+    from app.domain import dates
+    from app.services import acts as act_service
+
+    with app.app_context():
+        worker, boss = actor(caseworker), actor(supervisor)
+        case = new_case(worker, "Consent rules")
+        kept = seed_act(worker, case, start="2023-01-05")
+        withdrawn = seed_act(worker, case, start="2023-01-06")
+        reconsented = seed_act(worker, case, start="2023-01-07")
+        other_purpose = seed_act(worker, case, start="2023-01-08")
+        shredded = seed_act(worker, case, start="2023-01-09")
+        no_victim = act_service.add_act(worker, case, {"act_type": "torture",
+                                                       "district_code": "PK211"},
+                                        dates.parse("2023-01-10"))
+        for act, purpose in ((withdrawn, "store"), (reconsented, "anonymised_only"),
+                             (other_purpose, "share_wgeid_un")):
+            consent = people.record_consent(worker, case, act.victim, {"purpose": purpose})
+            people.withdraw_consent(worker, case, consent, date.today())
+        people.record_consent(worker, case, reconsented.victim, {"purpose": "anonymised_only"})
+        db.session.commit()
+        people.shred_identity(boss, db.session.get(type(case), case.id), shredded.victim,
+                              reason="test")
+        db.session.commit()
+        january = AnalysisFilters(date_from=date(2023, 1, 1), date_to=date(2023, 1, 31))
+        kept_ids = {kept.id, reconsented.id, other_purpose.id, no_victim.id}
+        from app.analysis.facts import act_facts
+
+        assert {f.id for f in act_facts(actor(analyst), january, release=False)} == kept_ids
+        assert build_dashboard(actor(analyst), january).total == len(kept_ids)
+        assert {f.id for f in act_facts(actor(supervisor), january, release=True)} == kept_ids
+        assert build_dashboard(actor(supervisor), january).total == 6  # supervisors count all

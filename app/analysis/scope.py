@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from sqlalchemy import and_, exists, not_, or_
+from sqlalchemy import and_, or_, select
 
 from app.access import statistics_clause
 from app.models.acts import Act
@@ -58,19 +58,25 @@ def release_clause(user: User):  # type: ignore[no-untyped-def]
 
 def consent_blocks_release(on: date | None = None):  # type: ignore[no-untyped-def]
     """A WHERE clause over Act: its victim withdrew consent to storage or to anonymised use
-    (and gave no newer consent for it), or the victim's identity was crypto-shredded."""
+    (and gave no newer consent for it), or the victim's identity was crypto-shredded.
+
+    Written with uncorrelated IN sets (each computed once per query: withdrawals and shredded
+    identities are few), not with an EXISTS per act. An act without a victim is never blocked.
+    """
     on = on or date.today()
     blocked = []
     for purpose in RELEASE_BLOCKING_PURPOSES:
-        withdrawn = exists().where(
-            ConsentRecord.person_id == Act.victim_id, ConsentRecord.purpose == purpose,
-            ConsentRecord.withdrawn_on.is_not(None), ConsentRecord.withdrawn_on <= on)
-        current = exists().where(
-            ConsentRecord.person_id == Act.victim_id, ConsentRecord.purpose == purpose,
+        withdrawn = select(ConsentRecord.person_id).where(
+            ConsentRecord.purpose == purpose, ConsentRecord.withdrawn_on.is_not(None),
+            ConsentRecord.withdrawn_on <= on)
+        current = select(ConsentRecord.person_id).where(
+            ConsentRecord.purpose == purpose,
             or_(ConsentRecord.withdrawn_on.is_(None), ConsentRecord.withdrawn_on > on))
-        blocked.append(and_(withdrawn, not_(current)))
-    shredded = exists().where(Person.id == Act.victim_id, Person.shredded_at.is_not(None))
-    return or_(*blocked, shredded)
+        blocked.append(and_(Act.victim_id.in_(withdrawn), Act.victim_id.not_in(current)))
+    shredded = Act.victim_id.in_(select(Person.id).where(Person.shredded_at.is_not(None)))
+    # person_id and people.id are never NULL, so for an act with a victim each IN is plainly
+    # true or false; the first term keeps an act without a victim out of NULL logic.
+    return and_(Act.victim_id.is_not(None), or_(*blocked, shredded))
 
 
 def date_conditions(filters: AnalysisFilters) -> list:
