@@ -1,4 +1,4 @@
-"""The case report page in a real browser: the bundled Noto Naskh Arabic draws the Urdu name under
+"""The case report page in a real browser: the bundled Amiri draws the Urdu name under
 the app's own Content-Security-Policy, the "Download PDF" link passes axe-core and downloads the
 report as a PDF named by the case reference."""
 
@@ -41,10 +41,10 @@ def test_report_page_urdu_font_and_pdf_link(app, live_server, strict_page, page,
     name = strict_page.locator("li .identified").first
     assert name.inner_text() == URDU_NAME and name.get_attribute("dir") == "rtl"
     loaded = strict_page.evaluate(
-        "() => [...document.fonts].filter(f => f.family.replace(/\"/g, '') === 'Noto Naskh Arabic'"
+        "() => [...document.fonts].filter(f => f.family.replace(/\"/g, '') === 'Amiri'"
         " && f.status === 'loaded').map(f => f.weight)")
     assert "400" in loaded, loaded
-    assert any("/static/fonts/noto-naskh-arabic-arabic-400-normal.woff2" in url
+    assert any("/static/fonts/amiri-arabic-400-normal.woff2" in url
                for url in strict_page.request_log.seen)
     assert not strict_page.csp_violations, strict_page.csp_violations
     shot(strict_page, "1-report-urdu")
