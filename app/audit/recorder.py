@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from app.audit.canonical import canonical_entry
 from app.audit.merkle import leaf_hash
@@ -63,24 +63,28 @@ def record(
     object_id: object | None = None,
     case_id: uuid.UUID | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Add one entry to the current transaction. `details` holds ids and field names, never content."""
+) -> AuditEntry | None:
+    """Add one entry to the current transaction. `details` holds ids and field names, never content.
+
+    Returns the entry; inside `batched()` the entry is only collected (it is numbered and
+    written by the batch) and None is returned.
+    """
+    fields = {
+        "occurred_at": datetime.now(UTC),
+        "actor_id": actor_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id) if object_id is not None else None,
+        "case_id": case_id,
+        "request_id": g.get("request_id") if has_request_context() else None,
+        "address": request.remote_addr if has_request_context() else None,
+        "details": json.dumps(details or {}, sort_keys=True, ensure_ascii=False),
+    }
     batch = _BATCH.get()
-    entry = AuditEntry(
-        seq=_next_seq() if batch is None else None,
-        occurred_at=datetime.now(UTC),
-        actor_id=actor_id,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id) if object_id is not None else None,
-        case_id=case_id,
-        request_id=g.get("request_id") if has_request_context() else None,
-        address=request.remote_addr if has_request_context() else None,
-        details=json.dumps(details or {}, sort_keys=True, ensure_ascii=False),
-    )
     if batch is not None:
-        batch.entries.append(entry)  # numbered, hashed and inserted by batch.write()
-        return entry
+        batch.rows.append(fields)
+        return None
+    entry = AuditEntry(seq=_next_seq(), **fields)
     entry.leaf_hash = compute_leaf_hash(entry)
     db.session.add(entry)
     db.session.flush()
@@ -88,29 +92,28 @@ def record(
 
 
 class AuditBatch:
-    """Entries recorded inside `batched()`, in the order they were recorded, not yet written."""
+    """Entries recorded inside `batched()`, in the order they were recorded, not yet written
+    (each as the column values record() gives an AuditEntry, without seq and leaf hash)."""
 
     def __init__(self) -> None:
-        self.entries: list[AuditEntry] = []
+        self.rows: list[dict[str, Any]] = []
 
     def write(self) -> None:
         """Number the entries after the log's tail (under the same lock as record()), hash them
-        and insert them in one statement: contiguous seq, each leaf as record() computes it."""
-        if not self.entries:
+        and insert them in one statement: contiguous seq, each leaf as record() computes it
+        (over the same fields entry_fields() reads back from a stored entry)."""
+        if not self.rows:
             return
         first = _next_seq()
-        rows = []
-        for offset, entry in enumerate(self.entries):
-            entry.seq = first + offset
-            entry.leaf_hash = compute_leaf_hash(entry)
-            rows.append({column: getattr(entry, column) for column in _COLUMNS})
-        db.session.execute(insert(AuditEntry), rows)
-        self.entries = []
+        for offset, row in enumerate(self.rows):
+            row["seq"] = first + offset
+            row["leaf_hash"] = leaf_hash(canonical_entry(
+                {**row, "details": json.loads(row["details"])})).hex()
+        db.session.execute(AuditEntry.__table__.insert(), self.rows)
+        self.rows = []
 
 
 _BATCH: ContextVar[AuditBatch | None] = ContextVar("amanat_audit_batch", default=None)
-_COLUMNS = ("seq", "occurred_at", "actor_id", "action", "object_type", "object_id", "case_id",
-            "request_id", "address", "details", "leaf_hash")
 
 
 @contextmanager

@@ -525,7 +525,8 @@ class _Checker:
 
 def validate_bundle(bundle: Any, actor: User | None = None) -> list[Issue]:
     """Every problem with this bundle (empty when it can be imported by `actor`)."""
-    deep = _too_deep_at(bundle)  # also for values that did not come through parse()
+    # Also for values that did not come through parse(); the paths only when there are some.
+    deep = _too_deep_at(bundle) if _depth(bundle) > MAX_DEPTH else []
     if deep:
         return [Issue(path_of(parts), _("nested too deeply (more than %(n)d levels); this is "
                                         "not a bundle", n=MAX_DEPTH)) for parts in deep]
