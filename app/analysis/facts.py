@@ -151,13 +151,15 @@ def act_counts(user: User, filters: AnalysisFilters) -> ActCounts:
     if db.session.get_bind().dialect.name == "postgresql":
         inner = scoped.subquery("scoped")
         columns = [inner.c[key] for key in buckets]
-        rows = db.session.execute(select(*columns, func.count())
+        # GROUPING(...) tells which set a row belongs to: a bit per column, 0 for the one
+        # grouped by (the leftmost column is the highest bit).
+        rows = db.session.execute(select(func.grouping(*columns), *columns, func.count())
                                   .group_by(func.grouping_sets(*columns)))
-        for *values, count in rows:
-            # Each row belongs to one grouping set: the one column that is not NULL (no bucket
-            # is ever NULL, every one has a default).
-            key, code = next((k, v) for k, v in zip(buckets, values, strict=True) if v is not None)
-            counters[key][code] += count
+        everything = (1 << len(columns)) - 1
+        for bits, *values, count in rows:
+            index = next(i for i in range(len(columns))
+                         if bits == everything ^ (1 << (len(columns) - 1 - i)))
+            counters[list(buckets)[index]][values[index]] += count
         perpetrator = kind(Involvement).label("kind")
         kinds = (select(perpetrator, func.count(distinct(Act.id))).select_from(Act)
                  .join(Case, Case.id == Act.case_id)
