@@ -1,8 +1,9 @@
 """PDF copies of the print-ready export pages (case report, WGEID draft), made with WeasyPrint.
 
 WeasyPrint lays text out with Pango and HarfBuzz, so Urdu and Balochi in Arabic script are joined
-and ordered right-to-left correctly. The fonts come with Amanat (app/static/fonts: Noto Naskh
-Arabic for Arabic script, Noto Sans for Latin), so a PDF looks the same on every server.
+and ordered right-to-left correctly. The fonts come with Amanat (app/static/fonts: Amiri for
+Arabic script, Noto Sans for Latin; docs/exports.md says why), so a PDF looks the same on every
+server.
 
 WeasyPrint is imported only when a PDF is asked for: when it or the system libraries it loads
 (Pango, HarfBuzz, fontconfig) are missing, `PdfUnavailable` says so and the page offers the
