@@ -223,7 +223,7 @@ def search_acts(actor: User, filters: SearchFilters, identity: Mapping[str, str 
     # broad filter does not count every act in scope; identity searches are already narrow and
     # count exactly.
     limit = None if used else max(COUNT_CAP, page * per_page) + 1
-    counted = query.order_by(None)
+    counted = query.with_only_columns(Act.id).order_by(None)
     if limit is not None:
         counted = counted.limit(limit)
     total = db.session.execute(
