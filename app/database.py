@@ -32,6 +32,17 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.close()
 
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _indexed_by(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        # SQLAlchemy renders no table hints for SQLite: a statement run with
+        # `execution_options(sqlite_indexed_by=(table, index))` gets `INDEXED BY` here (the
+        # search's newest-first walk of a large result). Every other statement passes unchanged.
+        hint = context.execution_options.get("sqlite_indexed_by") if context is not None else None
+        if hint:
+            table, index = hint
+            statement = statement.replace(f"FROM {table} ", f"FROM {table} INDEXED BY {index} ", 1)
+        return statement, parameters
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
         # SQLite allows one writer; taking the write lock at BEGIN means a transaction that read

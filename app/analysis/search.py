@@ -20,7 +20,7 @@ from typing import Any
 
 from flask_babel import format_date, format_number
 from flask_babel import gettext as _
-from sqlalchemy import Engine, event, exists, false, func, select
+from sqlalchemy import exists, false, func, select
 from sqlalchemy.orm import selectinload
 
 from app.access import visibility_clause
@@ -195,18 +195,6 @@ _START_INDEX = next(ix.name for ix in Act.__table__.indexes
                     if [c.name for c in ix.columns] == ["start_earliest"])
 
 
-@event.listens_for(Engine, "before_cursor_execute", retval=True)
-def _sqlite_indexed_by(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-    """`INDEXED BY` for a statement run with `execution_options(sqlite_indexed_by=(table,
-    index))`, on SQLite only (SQLAlchemy renders no table hints for SQLite). Other statements,
-    and other databases, pass unchanged."""
-    hint = context.execution_options.get("sqlite_indexed_by") if context is not None else None
-    if hint and conn.dialect.name == "sqlite":
-        table, index = hint
-        statement = statement.replace(f"FROM {table} ", f"FROM {table} INDEXED BY {index} ", 1)
-    return statement, parameters
-
-
 def search_acts(actor: User, filters: SearchFilters, identity: Mapping[str, str | None] | None = None,
                 page: int = 1, per_page: int = PER_PAGE) -> SearchPage:
     """One page of matching acts, in the user's scope only. Audits identity searches."""
@@ -239,7 +227,8 @@ def search_acts(actor: User, filters: SearchFilters, identity: Mapping[str, str 
     if capped:
         # Many results: read acts newest first through the start-date index and stop at the
         # end of this page, instead of matching and sorting every act in scope. PostgreSQL's
-        # planner does so by itself (incremental sort); SQLite's must be told (below).
+        # planner does so by itself (incremental sort); SQLite's must be told
+        # (`sqlite_indexed_by`, applied in app/database.py).
         ordered = ordered.execution_options(sqlite_indexed_by=("acts", _START_INDEX))
     # The page's ids first (the sort carries ids, not whole acts), then those acts.
     ids = list(db.session.execute(ordered.with_only_columns(Act.id)
