@@ -67,6 +67,8 @@ class Defaults:
     LOG_LEVEL = "INFO"
     # SQLite: refresh the query planner's statistics at start and when the caseload has changed.
     REFRESH_PLANNER_STATISTICS = True
+    # Keep the dashboard's counts per process until the audit log shows a change.
+    DASHBOARD_CACHE = True
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:

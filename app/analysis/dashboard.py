@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from app.analysis.facts import IMPRECISE, NO_DATE, NOT_RECORDED, act_counts, month_label, month_range
+from app.analysis.counts_cache import counts_for
+from app.analysis.facts import IMPRECISE, NO_DATE, NOT_RECORDED, month_label, month_range
 from app.analysis.scope import AnalysisFilters, small_count
 from app.domain.vocab import ALLEGATION_STATUS, label
 from app.extensions import db
@@ -64,7 +65,7 @@ def basis_text() -> str:
 
 
 def build_dashboard(user: User, filters: AnalysisFilters) -> Dashboard:
-    counts = act_counts(user, filters)  # one GROUP BY per chart, in the database
+    counts = counts_for(user, filters)  # counted in the database, kept until anything changes
     total = counts.total
     names = {d.code: d.name for d in db.session.query(District)}
 
