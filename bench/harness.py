@@ -54,7 +54,7 @@ class Instance:
         self.path.mkdir(mode=0o700, parents=True)
         if self.kind == "postgres":
             self._reset_postgres()
-        log(f"[{self.kind}] instance {self.path.relative_to(ROOT)}; running migrations")
+        log(f"[{self.kind}] instance {self.path}; running migrations")
         with open(self.path / "migrate.log", "wb") as out:
             done = subprocess.run([sys.executable, "-m", "bench.migrate"], cwd=ROOT,
                                   env=self.env(), stdout=out, stderr=subprocess.STDOUT,
