@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
 
 import pytest
@@ -66,12 +68,22 @@ def test_the_page_and_its_csv_downloads_share_one_count(app, caseworker, supervi
         db.session.commit()
     assert supervisor_client.get("/dashboard").status_code == 200
     before = len(computed)
-    csv = supervisor_client.get("/dashboard.csv?chart=by_district")
-    assert csv.status_code == 200 and "PK211" in csv.get_data(as_text=True)
-    # The CSV download writes its audit entry after counting: counted once, then kept.
-    assert len(computed) == before
+    download = supervisor_client.get("/dashboard.csv?chart=by_district")
+    assert download.status_code == 200 and "PK211" in download.get_data(as_text=True)
+    # Downloads, sign-ins and reveals are audited but change no count: still counted once.
     assert supervisor_client.get("/dashboard.csv?chart=by_act_type").status_code == 200
-    assert len(computed) == before + 1  # the previous download's audit entry is a change
+    other = app.test_client()
+    assert sign_in(other, app, supervisor).status_code == 302
+    assert supervisor_client.get("/dashboard").status_code == 200
+    assert len(computed) == before
+    with app.app_context():  # a change to case data is counted afresh
+        worker = actor(caseworker)
+        seed_act(worker, new_case(worker, "Another"))
+        db.session.commit()
+    answer = supervisor_client.get("/dashboard.csv?chart=by_act_type").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(answer)))
+    assert sum(int(row["alleged_acts_documented"]) for row in rows) == 2
+    assert len(computed) == before + 1
 
 
 def test_consent_withdrawal_and_team_changes_show_at_once(app, caseworker, supervisor, analyst):
