@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Integer, MetaData, Uuid, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Integer, MetaData, Uuid, event, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from app.cli import main
 from app.crypto import fields as field_registry
@@ -26,6 +26,7 @@ from app.extensions import db
 from app.models.audit import AuditEntry
 from app.models.keys import DataKey
 from app.models.users import User
+from tests.conftest import ON_POSTGRES
 from tests.support import make_user
 
 SEEDED = 30
@@ -163,6 +164,90 @@ def test_a_value_written_during_rotation_is_not_overwritten(app, seeded, monkeyp
         db.session.expire_all()
         assert db.session.get(User, victim).totp_secret == "EDITEDMEANWHILE234567ABCDEFGHIJK"
         assert set(_key_ids_in_use()) == {plan.general_key_id}
+
+
+def test_each_batch_is_written_by_one_executemany_of_the_compare_and_swap_update(app, seeded):
+    """The batched path rotates everything, one UPDATE round per batch, never row by row."""
+    with app.app_context():
+        updates: list[tuple[bool, int, str]] = []
+
+        def watch(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            if statement.lstrip().upper().startswith("UPDATE USERS"):
+                updates.append((executemany, len(parameters) if executemany else 1, statement))
+
+        plan = operations.begin_rotation()
+        event.listen(db.engine, "before_cursor_execute", watch)
+        try:
+            result = operations.run_rotation(plan, batch_size=BATCH)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", watch)
+        assert result.reencrypted == SEEDED and result.changed_meanwhile == 0
+        assert result.batches == -(-SEEDED // BATCH)
+        assert [(many, count) for many, count, _sql in updates] == [
+            (True, min(BATCH, SEEDED - start)) for start in range(0, SEEDED, BATCH)]
+        # still compare-and-swap: the old ciphertext is part of every WHERE
+        assert all("totp_secret_enc =" in sql.split("WHERE", 1)[1] for _m, _c, sql in updates)
+        assert set(_key_ids_in_use()) == {plan.general_key_id}
+        _all_read(seeded)
+        assert operations.count_pending_values() == 0
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite: the batch's BEGIN IMMEDIATE holds the write "
+                    "lock from its read on, so no other transaction can write in between")
+def test_a_value_changed_by_another_transaction_between_read_and_batched_write_is_kept(
+        app, seeded, monkeypatch):
+    """Another connection commits an edit after the batch was read and before it is written:
+    the batched UPDATE matches one row fewer, the batch is redone row by row, and only that
+    value is left as the other transaction wrote it; the rest of the batch is rotated."""
+    with app.app_context():
+        real = operations._write_batch
+        edited: list[uuid.UUID] = []
+
+        def edit_then_write(table, pending):  # type: ignore[no-untyped-def]
+            if not edited:
+                victim = pending[len(pending) // 2][0]
+                with Session(db.engine) as other:
+                    other.get(User, victim).totp_secret = "EDITEDELSEWHERE234567ABCDEFGHIJK"
+                    other.commit()
+                edited.append(victim)
+            return real(table, pending)
+
+        plan = operations.begin_rotation()
+        monkeypatch.setattr(operations, "_write_batch", edit_then_write)
+        result = operations.run_rotation(plan, batch_size=BATCH)
+        assert result.changed_meanwhile == 1
+        assert result.reencrypted == SEEDED - 1
+        db.session.expire_all()
+        victim = edited[0]
+        assert db.session.get(User, victim).totp_secret == "EDITEDELSEWHERE234567ABCDEFGHIJK"
+        assert set(_key_ids_in_use()) == {plan.general_key_id}
+        _all_read({user_id: seed for user_id, seed in seeded.items() if user_id != victim})
+        assert operations.count_pending_values() == 0
+
+
+def test_a_value_of_the_batch_edited_before_its_batched_write_is_kept(app, seeded, monkeypatch):
+    """Runs on SQLite too: the edit (same session, flushed) hits a row the batch has read,
+    always, unlike an edit of whichever row comes first; the batched write must skip it."""
+    with app.app_context():
+        real = operations._write_batch
+        edited: list[uuid.UUID] = []
+
+        def edit_then_write(table, pending):  # type: ignore[no-untyped-def]
+            if not edited:
+                victim = pending[-1][0]
+                db.session.get(User, victim).totp_secret = "EDITEDMEANWHILE234567ABCDEFGHIJK"
+                db.session.flush()
+                edited.append(victim)
+            return real(table, pending)
+
+        plan = operations.begin_rotation()
+        monkeypatch.setattr(operations, "_write_batch", edit_then_write)
+        result = operations.run_rotation(plan, batch_size=BATCH)
+        assert (result.changed_meanwhile, result.reencrypted) == (1, SEEDED - 1)
+        db.session.expire_all()
+        assert db.session.get(User, edited[0]).totp_secret == "EDITEDMEANWHILE234567ABCDEFGHIJK"
+        assert set(_key_ids_in_use()) == {plan.general_key_id}
+        _all_read({user_id: seed for user_id, seed in seeded.items() if user_id != edited[0]})
 
 
 def test_rotate_cli_reports_progress_and_continues_a_killed_run(app, seeded, runner):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Column, Table, and_, case, func, or_, select, update
+from sqlalchemy import Column, Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 
 from app.audit.recorder import record
@@ -377,6 +377,63 @@ def begin_rotation(*, person_keys: bool = False, new_key: bool = False,
                         count_person_keys(before) if before else 0)
 
 
+def _write_batch(table: Table, pending: list[tuple[Any, dict[str, tuple[bytes, bytes]]]]
+                 ) -> tuple[int, int]:
+    """Write one batch's re-encrypted values; return (values written, values changed meanwhile).
+
+    Every UPDATE is compare-and-swap (the row's id *and* each old ciphertext in the WHERE): a
+    value edited meanwhile is already under the active key and must not be overwritten. Rows
+    changing the same columns share one statement, sent as one executemany (psycopg 3 pipelines
+    it: one round trip instead of one per row). Its rowcount is the sum over the parameter sets,
+    so a shortfall means some row was edited meanwhile without saying which: the batch's
+    updates are then undone (savepoint) and written row by row, as before, to find it.
+    """
+    if not pending:
+        return 0, 0
+    id_column = table.c.id
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, changes in pending:
+        params: dict[str, Any] = {"rot_id": row_id}
+        for name, (old, new) in changes.items():
+            params[f"rot_old_{name}"] = old
+            params[f"rot_new_{name}"] = new
+        groups.setdefault(tuple(sorted(changes)), []).append(params)
+    # Statements are built before the savepoint: nothing but this batch's UPDATEs is undone.
+    statements = [
+        (update(table)
+         .where(id_column == bindparam("rot_id"),
+                *[table.c[name] == bindparam(f"rot_old_{name}") for name in names])
+         .values({**_untouched_columns(table),
+                  **{name: bindparam(f"rot_new_{name}") for name in names}}), params)
+        for names, params in groups.items()
+    ]
+    savepoint = db.session.begin_nested()
+    try:
+        complete = all(db.session.execute(statement, params).rowcount == len(params)
+                       for statement, params in statements)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if complete:
+        savepoint.commit()
+        return sum(len(changes) for _row_id, changes in pending), 0
+    savepoint.rollback()
+    done = meanwhile = 0
+    for row_id, changes in pending:
+        statement = (
+            update(table)
+            .where(id_column == row_id,
+                   *[table.c[name] == old for name, (old, _new) in changes.items()])
+            .values({**_untouched_columns(table),
+                     **{name: new for name, (_old, new) in changes.items()}})
+        )
+        if db.session.execute(statement).rowcount:
+            done += len(changes)
+        else:
+            meanwhile += len(changes)
+    return done, meanwhile
+
+
 def _reencrypt_general(result: RotationResult, batch_size: int, progress: Progress) -> None:
     ring = runtime.keyring()
     cipher = runtime.cipher()
@@ -398,7 +455,7 @@ def _reencrypt_general(result: RotationResult, batch_size: int, progress: Progre
             rows = db.session.execute(query.order_by(id_column).limit(batch_size)).all()
             if not rows:
                 break
-            done = 0
+            pending: list[tuple[Any, dict[str, tuple[bytes, bytes]]]] = []
             for row in rows:
                 row_id = row[0]
                 changes: dict[str, tuple[bytes, bytes]] = {}
@@ -414,20 +471,10 @@ def _reencrypt_general(result: RotationResult, batch_size: int, progress: Progre
                         continue
                     changes[entry.storage] = (old, cipher.encrypt_bytes(plain, key_id=active,
                                                                          **location))
-                if not changes:
-                    continue
-                # Compare-and-swap: a value edited meanwhile is already under the active key.
-                statement = (
-                    update(table)
-                    .where(id_column == row_id,
-                           *[table.c[name] == old for name, (old, _new) in changes.items()])
-                    .values({**_untouched_columns(table),
-                             **{name: new for name, (_old, new) in changes.items()}})
-                )
-                if db.session.execute(statement).rowcount:
-                    done += len(changes)
-                else:
-                    result.changed_meanwhile += len(changes)
+                if changes:
+                    pending.append((row_id, changes))
+            done, meanwhile = _write_batch(table, pending)
+            result.changed_meanwhile += meanwhile
             db.session.commit()  # each batch is its own transaction: a kill loses one batch
             result.reencrypted += done
             result.batches += 1
