@@ -40,9 +40,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
 
     db.init_app(app)
-    from app.web.errors import refuse_when_database_unavailable
+    from app.web.errors import refuse_nul_characters, refuse_when_database_unavailable
 
     app.before_request(refuse_when_database_unavailable)  # before CSRF and the guard
+    app.before_request(refuse_nul_characters)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     csrf.init_app(app)

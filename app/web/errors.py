@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, render_template, session
+from flask import Flask, g, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -23,6 +23,16 @@ def refuse_when_database_unavailable() -> Any:
     "try again" before CSRF or sign-in checks misread the missing session."""
     if getattr(session, "database_unavailable", False):
         return _render(503, "errors/503.html")
+    return None
+
+
+def refuse_nul_characters() -> Any:
+    """No text anyone types contains a NUL character, PostgreSQL cannot store or even compare
+    one, and SQLite would cut text at it: a request carrying one in its query or form values is
+    refused here, once for every page, before any view reads it (and nothing is written)."""
+    for values in (*request.args.listvalues(), *request.form.listvalues()):
+        if any("\x00" in value for value in values):
+            return _render(400, "errors/nul.html")
     return None
 
 
