@@ -36,3 +36,14 @@ def test_a_nul_in_a_form_is_refused_and_nothing_is_saved(app, caseworker_client)
     answer = c.post("/cases/new", data={"csrf_token": token, "title": "Abduction in Kech",
                                         "summary": "", "intake_channel": ""})
     assert answer.status_code == 302
+
+
+def test_a_nul_in_an_evidence_upload_form_is_refused(app, caseworker, caseworker_client):
+    from tests.factories import make_case
+    from tests.test_evidence_items import _nothing_written, _upload
+
+    case_id = make_case(app, caseworker)
+    answer = _upload(caseworker_client, case_id, b"notes of the visit", "visit.txt",
+                     fields={"collected_from": "Kech\x00bazaar"})
+    assert answer.status_code == 400 and MESSAGE in answer.get_data(as_text=True)
+    _nothing_written(app)

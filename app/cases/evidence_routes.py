@@ -25,6 +25,7 @@ from app.models.evidence import EvidenceItem
 from app.models.users import User
 from app.services import ServiceError
 from app.services import evidence as evidence_service
+from app.web.errors import refuse_nul_in_form
 from app.web.guard import roles
 
 WORKERS = ("caseworker", "supervisor")
@@ -59,6 +60,9 @@ def new_evidence(case_id: str) -> Any:
         request.max_content_length = (current_app.config["MAX_EVIDENCE_BYTES"]
                                       + FORM_OVERHEAD)
         csrf.protect()  # the global check, run here once the body may be this large
+        refusal = refuse_nul_in_form()
+        if refusal is not None:
+            return refusal
     form = EvidenceForm()
     form.derived_from.choices = _derived_choices(case)
     if request.method == "GET" and request.args.get("derived_from"):

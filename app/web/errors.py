@@ -29,11 +29,23 @@ def refuse_when_database_unavailable() -> Any:
 def refuse_nul_characters() -> Any:
     """No text anyone types contains a NUL character, PostgreSQL cannot store or even compare
     one, and SQLite would cut text at it: a request carrying one in its query or form values is
-    refused here, once for every page, before any view reads it (and nothing is written)."""
-    for values in (*request.args.listvalues(), *request.form.listvalues()):
-        if any("\x00" in value for value in values):
-            return _render(400, "errors/nul.html")
+    refused here, once for every page, before any view reads it (and nothing is written).
+
+    A file upload's body is left unread here: its view raises the size limit first and then
+    calls `refuse_nul_in_form()` itself."""
+    if _has_nul(request.args):
+        return _render(400, "errors/nul.html")
+    if request.mimetype != "multipart/form-data":
+        return refuse_nul_in_form()
     return None
+
+
+def refuse_nul_in_form() -> Any:
+    return _render(400, "errors/nul.html") if _has_nul(request.form) else None
+
+
+def _has_nul(values: Any) -> bool:
+    return any("\x00" in value for group in values.listvalues() for value in group)
 
 
 def init_app(app: Flask) -> None:
