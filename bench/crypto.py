@@ -21,7 +21,7 @@ import random
 import time
 import tracemalloc
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -66,17 +66,7 @@ def demo_cases(count: int, seed: int = 7, status: str = "open") -> list[dict[str
     """Fictional bundle cases from app.bundle.demo (3 people, acts, sources, testimony...)."""
     from app.bundle import demo
 
-    rng = random.Random(seed)  # noqa: S311 - fictional data
-    maker = demo._Maker(rng, date.today())
-    cases = []
-    for number in range(1, count + 1):
-        types = [rng.choice(demo.WEIGHTED_TYPES)]
-        if rng.random() < 0.4:
-            types.append(rng.choice(demo.WEIGHTED_TYPES))
-        case = maker.case(number, types, status)
-        case["id"] = f"bench{number}"
-        cases.append(case)
-    return cases
+    return demo.bundle_cases(count, seed=seed, status=status, id_prefix="bench")
 
 
 class Crypto(Benchmark):

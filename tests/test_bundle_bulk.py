@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 import uuid
-from datetime import date
 from typing import Any
 
 import pytest
@@ -38,15 +36,7 @@ from tests.test_hostile_bundle import PATHS, TEMPLATE, WRONG_TYPES, bundle, full
 
 def demo_bundle(count: int, status: str = "open", seed: int = 5) -> dict[str, Any]:
     """Fictional cases as `amanat seed-demo` makes them (3 people, acts, sources, links...)."""
-    rng = random.Random(seed)  # noqa: S311 - fictional data
-    maker = demo._Maker(rng, date.today())
-    cases = []
-    for number in range(1, count + 1):
-        types = [rng.choice(demo.WEIGHTED_TYPES)]
-        if rng.random() < 0.4:
-            types.append(rng.choice(demo.WEIGHTED_TYPES))
-        cases.append({**maker.case(number, types, status), "id": f"d{number}"})
-    return bundle(*cases)
+    return bundle(*demo.bundle_cases(count, seed=seed, status=status, id_prefix="d"))
 
 
 def supervisor_case(n: int) -> dict[str, Any]:

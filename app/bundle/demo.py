@@ -328,6 +328,21 @@ def _type_plan(count: int, rng: random.Random) -> list[list[str]]:
     return plan
 
 
+def bundle_cases(count: int, *, seed: int, status: str = "open",
+                 id_prefix: str = "c") -> list[dict[str, Any]]:
+    """`count` fictional bundle cases (three people, acts weighted like real caseloads, sources,
+    testimony), each with one act type and sometimes a second, for benchmarks and tests."""
+    rng = random.Random(seed)  # noqa: S311 - fictional demo data, not security
+    maker = _Maker(rng, date.today())
+    cases = []
+    for number in range(1, count + 1):
+        types = [rng.choice(WEIGHTED_TYPES)]
+        if rng.random() < 0.4:
+            types.append(rng.choice(WEIGHTED_TYPES))
+        cases.append({**maker.case(number, types, status), "id": f"{id_prefix}{number}"})
+    return cases
+
+
 def seed(*, count: int = 40, force: bool = False, seed: int = 1971) -> Outcome:
     existing = db.session.execute(select(func.count()).select_from(Case)).scalar_one()
     if existing and not force:
